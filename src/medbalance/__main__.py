@@ -1,0 +1,7 @@
+"""``python -m medbalance``."""
+
+import sys
+
+from medbalance.cli import main
+
+sys.exit(main())

@@ -1,0 +1,79 @@
+"""The ``medbalance`` command: a thin layer over the library.
+
+Each subcommand builds a config and calls one library function; every module
+under ``medbalance.cli`` registers its commands through ``register(app)``.
+Heavy imports (torch, Lightning) happen inside the commands, so ``--help`` is fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Sequence
+
+import click
+import typer
+from rich.console import Console
+
+from medbalance import __version__
+from medbalance.errors import MedbalanceError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="medbalance",
+    help="Train and evaluate medical image classifiers when the finding that matters is rare.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+_COMMAND_MODULES = ("_data", "_synth", "_train", "_evaluate")
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"medbalance {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version_callback, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    """Train and evaluate medical image classifiers when the finding that matters is rare."""
+
+
+for _name in _COMMAND_MODULES:
+    importlib.import_module(f"medbalance.cli.{_name}").register(app)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; library errors become a one-line message and exit code 2."""
+    err = Console(stderr=True)
+    try:
+        app(args=list(argv) if argv is not None else None, standalone_mode=False)
+    except MedbalanceError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        return exc.exit_code
+    except FileNotFoundError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        return 2
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return int(exc.exit_code)
+    except click.exceptions.Abort:
+        err.print("aborted")
+        return 130
+    except KeyboardInterrupt:
+        err.print("interrupted; completed files were kept, partial ones removed")
+        return 130
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""Strict YAML -> frozen dataclass configuration.
+
+Unknown keys and wrong types are errors (with "did you mean"), never silently
+ignored; nothing is ``eval``'d. The resolved config is written next to results.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
+
+import yaml
+
+from medbalance.errors import ConfigError
+from medbalance.registry import look_up_option
+
+__all__ = ["config_hash", "config_to_dict", "dump_config", "load_config", "parse_config"]
+
+C = TypeVar("C")
+
+
+def _convert(value: Any, tp: Any, where: str) -> Any:
+    origin = get_origin(tp)
+    if tp is Any:
+        return value
+    if origin in (Union, types.UnionType):
+        args = get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _convert(value, arg, where)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(f"{where}: {value!r} matches none of {tp}.")
+    if origin is Literal:
+        allowed = [str(a) for a in get_args(tp)]
+        return look_up_option(str(value), allowed, what=f"value for {where}")
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        if isinstance(value, tp):
+            return value
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: expected a mapping, got {type(value).__name__}.")
+        return parse_config(tp, value, where=where)
+    if origin in (tuple, list):
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{where}: expected a list, got {value!r}.")
+        args = get_args(tp)
+        if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_convert(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
+        if origin is tuple and args:
+            if len(args) != len(value):
+                raise ConfigError(f"{where}: expected {len(args)} items, got {len(value)}.")
+            return tuple(
+                _convert(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(args, value, strict=True))
+            )
+        inner = args[0] if args else Any
+        return [_convert(v, inner, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}.")
+        _, vt = get_args(tp) or (Any, Any)
+        return {str(k): _convert(v, vt, f"{where}.{k}") for k, v in value.items()}
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where}: expected true or false, got {value!r}.")
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where}: expected an integer, got {value!r}.")
+    if tp is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(f"{where}: expected a number, got {value!r}.")
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{where}: expected a string, got {value!r}.")
+    if tp is Path:
+        if isinstance(value, str | Path):
+            return Path(value)
+        raise ConfigError(f"{where}: expected a path, got {value!r}.")
+    return value
+
+
+def parse_config(cls: type[C], data: Mapping[str, Any], *, where: str = "config") -> C:
+    """Build the frozen dataclass ``cls`` from a mapping, strictly.
+
+    Args:
+        cls: a dataclass type.
+        data: keys and values, e.g. from ``yaml.safe_load``.
+        where: the dotted location used in error messages.
+
+    Raises:
+        ConfigError: on an unknown key (with "did you mean"), a wrong type or a
+            missing required field.
+    """
+    if not dataclasses.is_dataclass(cls):
+        raise TypeError(f"{cls!r} is not a dataclass")
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    hints = get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        key = str(key).replace("-", "_")
+        if key not in fields:
+            look_up_option(key, fields, what=f"key in {where}")
+        kwargs[key] = _convert(value, hints[key], f"{where}.{key}")
+    missing = [
+        n
+        for n, f in fields.items()
+        if n not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
+    if missing:
+        raise ConfigError(f"{where}: missing required key(s) {', '.join(missing)}.")
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+
+
+def load_config(cls: type[C], path: str | Path, overrides: Mapping[str, Any] | None = None) -> C:
+    """Read a YAML file into ``cls``; ``overrides`` (e.g. CLI flags) win over the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist; check the path.")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc}).") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}.")
+    data.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    return parse_config(cls, data, where=path.name)
+
+
+def config_to_dict(config: Any) -> Any:
+    """A plain, YAML- and JSON-safe dict of a (nested) dataclass config."""
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        return {f.name: config_to_dict(getattr(config, f.name)) for f in dataclasses.fields(config)}
+    if isinstance(config, Mapping):
+        return {str(k): config_to_dict(v) for k, v in config.items()}
+    if isinstance(config, list | tuple):
+        return [config_to_dict(v) for v in config]
+    if isinstance(config, Path):
+        return str(config)
+    return config
+
+
+def config_hash(config: Any) -> str:
+    """A short, stable hash of a config's resolved values."""
+    text = json.dumps(config_to_dict(config), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def dump_config(config: Any, path: str | Path) -> None:
+    """Write the resolved config as YAML (atomically)."""
+    from medbalance.io import atomic_write_text
+
+    atomic_write_text(Path(path), yaml.safe_dump(config_to_dict(config), sort_keys=False))
+
+
+_ = typing  # keep typing importable for get_type_hints on forward refs

@@ -1,0 +1,58 @@
+"""Error types the CLI turns into a clean message and a non-zero exit.
+
+User input never meets ``assert``: every check on data, configuration or files
+raises one of these (or ``ValueError`` / ``FileNotFoundError``), with a message
+that says what failed, what was expected, what was received and how to fix it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CheckpointError",
+    "ConfigError",
+    "DataError",
+    "ImageReadError",
+    "LeakageError",
+    "MedbalanceError",
+    "TrainingError",
+]
+
+
+class MedbalanceError(Exception):
+    """Base class of every error medbalance raises on purpose."""
+
+    exit_code: int = 2
+
+
+class ConfigError(MedbalanceError, ValueError):
+    """A configuration value or option is unknown, mistyped or out of range."""
+
+
+class DataError(MedbalanceError, ValueError):
+    """A manifest, label, split or data source is unusable as given."""
+
+
+class ImageReadError(DataError):
+    """An image file cannot be decoded into a trustworthy pixel array.
+
+    Args:
+        path: the file that failed.
+        reason: what went wrong and how to fix it.
+    """
+
+    def __init__(self, path: object, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class LeakageError(DataError):
+    """A patient, group or identical file appears in more than one split."""
+
+
+class TrainingError(MedbalanceError, RuntimeError):
+    """Training stopped because continuing would give meaningless results."""
+
+
+class CheckpointError(MedbalanceError, RuntimeError):
+    """A checkpoint is unsafe, incompatible with the run, or unreadable."""

@@ -1,0 +1,104 @@
+"""Atomic file writes: temp file in the same folder, fsync, ``os.replace``.
+
+An interrupted run never leaves a truncated file where a complete one is expected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+from medbalance.errors import MedbalanceError
+
+__all__ = [
+    "atomic_save",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "atomic_writer",
+    "file_sha256",
+    "prepare_output_dir",
+]
+
+
+@contextmanager
+def atomic_writer(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
+    """Yield a temp file beside ``path``; on success fsync and rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically."""
+    with atomic_writer(path, "wb") as handle:
+        handle.write(data)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_save(path: Path, save: Callable[[Path], None]) -> None:
+    """Call ``save(tmp_path)`` then rename; for libraries that only write to a path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        save(Path(tmp))
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
+    """Content hash of a file (hex)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def prepare_output_dir(path: Path, *, overwrite: bool = False) -> Path:
+    """Create ``path`` for new results, refusing to mix with old ones.
+
+    Raises:
+        MedbalanceError: the folder exists and is not empty (without ``overwrite``),
+            or it cannot be written.
+    """
+    path = Path(path)
+    if path.exists() and any(path.iterdir()):
+        if not overwrite:
+            raise MedbalanceError(
+                f"output folder {path} already exists and is not empty; "
+                "choose another folder or pass --overwrite to replace it."
+            )
+        shutil.rmtree(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise MedbalanceError(f"cannot write to output folder {path}: {exc}") from exc
+    return path
