@@ -1,0 +1,94 @@
+"""One call from a data source to a split, validated manifest on disk.
+
+``build_dataset`` is what ``medbalance data`` runs: adapter -> manifest ->
+grouped stratified split -> validation -> ``manifest.csv`` (+ sidecar),
+``split_counts.csv`` and ``validation.json`` in the output folder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from medbalance.data.manifest import Manifest
+from medbalance.data.splits import GroupBy, assign_folds, split_counts, split_manifest
+from medbalance.data.validate import ValidationReport, validate_manifest
+from medbalance.io import atomic_write_text, prepare_output_dir
+
+__all__ = ["DatasetBuild", "build_dataset"]
+
+
+@dataclass(frozen=True)
+class DatasetBuild:
+    """What :func:`build_dataset` wrote."""
+
+    manifest: Manifest
+    manifest_path: Path
+    counts: pd.DataFrame
+    report: ValidationReport
+
+
+def build_dataset(
+    adapter: str,
+    source: Path,
+    out_dir: Path,
+    *,
+    options: Mapping[str, Any] | None = None,
+    fractions: Sequence[float] = (0.7, 0.15, 0.15),
+    group_by: GroupBy = "patient",
+    seed: int = 0,
+    n_folds: int | None = None,
+    resplit: bool = False,
+    check_images: bool = True,
+    overwrite: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> DatasetBuild:
+    """Build, split, validate and save a manifest from one source.
+
+    Args:
+        adapter: a registered adapter name (``medbalance data --help`` lists them).
+        source: the folder or file the adapter reads.
+        out_dir: where ``manifest.csv``, ``split_counts.csv`` and
+            ``validation.json`` go; must be new or empty unless ``overwrite``.
+        options: adapter options (e.g. ``{"task": "malignancy"}``).
+        fractions: train/val/test shares.
+        group_by: the unit kept within one split.
+        seed: seeds the split.
+        n_folds: also assign grouped stratified CV folds (``fold`` column).
+        resplit: replace a split that came with the source.
+        check_images: decode every image during validation.
+        overwrite: replace an existing output folder.
+        progress: called with (done, total) while images are checked.
+
+    Returns:
+        The manifest, where it was written, the split counts and the
+        validation report. The manifest is written even when validation found
+        errors, so the user can inspect it; ``report.ok`` says whether it is safe.
+    """
+    from medbalance.data.adapters import create_manifest
+
+    out_dir = Path(out_dir)
+    options = dict(options or {})
+    if adapter == "medmnist":
+        options.setdefault("image_dir", out_dir / "images")
+    prepare_output_dir(out_dir, overwrite=overwrite)
+    manifest = create_manifest(adapter, Path(source), **options)
+    manifest = split_manifest(manifest, fractions=fractions, group_by=group_by, seed=seed, resplit=resplit)
+    if n_folds:
+        manifest = assign_folds(manifest, n_folds, group_by=group_by, seed=seed)
+    report = validate_manifest(
+        manifest,
+        n_folds=n_folds or 2,
+        group_by=group_by,
+        check_images=check_images,
+        progress=progress,
+    )
+    path = manifest.save(out_dir / "manifest.csv")
+    counts = split_counts(manifest)
+    atomic_write_text(out_dir / "split_counts.csv", counts.to_csv(index_label="split"))
+    report.save(out_dir / "validation.json")
+    return DatasetBuild(manifest=manifest, manifest_path=path, counts=counts, report=report)
