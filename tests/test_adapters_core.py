@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
+import typing
 from pathlib import Path
 
 import numpy as np
@@ -30,12 +32,41 @@ def test_unknown_adapter_suggests_the_closest() -> None:
         create_manifest("foldr", Path("."))
 
 
+SIMPLE_TYPES = {str, int, float, bool, Path, str | None, Path | None, tuple[str, ...]}
+
+
 def test_every_adapter_takes_keyword_only_simple_options() -> None:
     for name in list_adapters():
+        parameters = inspect.signature(ADAPTERS.get(name)).parameters
+        positional = [p for p in parameters.values() if p.kind is not inspect.Parameter.KEYWORD_ONLY]
+        assert [p.name for p in positional] == ["source"], name
         for option, (hint, _default) in describe_adapter(name).items():
-            assert option.isidentifier(), (name, option)
-            assert hint is not None, (name, option)
+            simple = hint in SIMPLE_TYPES or typing.get_origin(hint) is typing.Literal
+            assert simple, (name, option, hint)
         assert ADAPTERS.entry(name).description
+
+
+def test_required_option_missing_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "x.npz").write_bytes(b"")
+    with pytest.raises(ConfigError, match=r"needs option.*--image-dir"):
+        create_manifest("medmnist", tmp_path / "x.npz")
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [({"detect_laterality": "maybe"}, "expected bool"), ({"task": "densty"}, "Did you mean 'density'")],
+    ids=["bad-bool", "bad-literal"],
+)
+def test_bad_option_values(mini_mias_like: Path, options: dict[str, str], match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        create_manifest("mini-mias", mini_mias_like, **options)
+
+
+@pytest.fixture
+def mini_mias_like(tmp_path: Path) -> Path:
+    (tmp_path / "Info.txt").write_text("mdb001 G NORM\n")
+    _png(tmp_path / "mdb001.png")
+    return tmp_path
 
 
 def test_missing_source_is_a_clear_error(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from medbalance.registry import Registry
 __all__ = [
     "ADAPTERS",
     "IMAGE_EXTENSIONS",
+    "MALIGNANCY_CLASSES",
     "check_unique",
     "find_image",
     "list_missing_files",
@@ -45,6 +46,10 @@ IMAGE_EXTENSIONS: tuple[str, ...] = (
     ".dicom",
     ".bmp",
 )
+
+#: Classes of every mammography ``malignancy`` task, shared so that a model
+#: trained on one data set can be tested on another.
+MALIGNANCY_CLASSES: tuple[str, str] = ("non-malignant", "malignant")
 
 _MAX_SHOWN = 10
 _LATERALITY = {"L": "L", "LEFT": "L", "R": "R", "RIGHT": "R"}

@@ -84,7 +84,8 @@ def coerce_options(function: Callable[..., Any], adapter: str, options: Mapping[
 
     Raises:
         ConfigError: an option the adapter does not take (with "did you mean"
-            and the accepted list) or a value of the wrong type.
+            and the accepted list), a required option left out, or a value of
+            the wrong type.
     """
     spec = describe_options(function)
     out: dict[str, Any] = {}
@@ -98,4 +99,8 @@ def coerce_options(function: Callable[..., Any], adapter: str, options: Mapping[
                 f"adapter {adapter!r} does not take option {name!r}.{hint} It takes: {accepted}."
             )
         out[key] = _coerce(key, value, spec[key][0])
+    required = [n for n, (_, default) in spec.items() if default is inspect.Parameter.empty and n not in out]
+    if required:
+        flags = ", ".join("--" + n.replace("_", "-") for n in required)
+        raise ConfigError(f"adapter {adapter!r} needs option(s) {flags}; see its documentation.")
     return out

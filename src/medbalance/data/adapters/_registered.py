@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
-from medbalance.data.adapters import folder, mini_mias, table
+from medbalance.data.adapters import (
+    cbis_ddsm,
+    cmmd,
+    folder,
+    ham10000,
+    medmnist,
+    mini_mias,
+    table,
+    vindr_mammo,
+)
 
-__all__ = ["folder", "mini_mias", "table"]
+__all__ = ["cbis_ddsm", "cmmd", "folder", "ham10000", "medmnist", "mini_mias", "table", "vindr_mammo"]

@@ -20,6 +20,7 @@ from medbalance.data.adapters._common import ADAPTERS, find_image, shown
 from medbalance.data.adapters._laterality import laterality_from_image
 from medbalance.data.manifest import Manifest
 from medbalance.errors import DataError
+from medbalance.registry import look_up_option
 
 __all__ = ["MIAS_SIZE", "MiasLine", "create_mini_mias_manifest", "read_mias_info"]
 
@@ -157,10 +158,7 @@ def create_mini_mias_manifest(
         DataError: unparsable Info.txt lines, or images listed but missing.
         ConfigError: an unknown task.
     """
-    if task not in _TASKS:
-        from medbalance.registry import look_up_option
-
-        look_up_option(task, _TASKS, what="mini-mias task")
+    look_up_option(task, _TASKS, what="mini-mias task")
     classes, positive, ordinal = _TASKS[task]
     info, folders = _locate(Path(source))
     table = _image_rows(read_mias_info(info), info)
