@@ -28,7 +28,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_COMMAND_MODULES = ("_data", "_synth", "_train", "_evaluate")
+_COMMAND_MODULES = ("_data", "_synth", "_train", "_evaluate", "_models")
 
 
 def _version_callback(value: bool) -> None:

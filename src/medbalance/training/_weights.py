@@ -9,6 +9,7 @@ initialised. Pickles holding Python objects are refused, never unpickled.
 from __future__ import annotations
 
 import pickle
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,11 +48,18 @@ def _read_pickle(path: Path) -> object:
     except pickle.UnpicklingError as exc:
         try:
             unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(path)
-        except Exception:  # the list is a courtesy; the refusal stands without it
+        except Exception:  # not a zip checkpoint: garbage, or a legacy pickle
             unsafe = []
+        unsafe = unsafe or re.findall(r"Unsupported global: GLOBAL ([\w.]+)", str(exc))
+        if not unsafe:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CheckpointError(
+                f"{path}: not a readable PyTorch state dict with torch.load(weights_only=True) ({first}). "
+                "If it holds Python objects, re-save a plain state dict or a .safetensors file."
+            ) from exc
         raise CheckpointError(
             f"{path}: refused to load: the file holds Python objects, not just tensors "
-            f"(unsafe globals: {', '.join(unsafe) or 'unknown'}). medbalance reads .pt/.pth files with "
+            f"(unsafe globals: {', '.join(unsafe)}). medbalance reads .pt/.pth files with "
             "torch.load(weights_only=True) and never unpickles arbitrary code. Save a plain state dict "
             "(torch.save(model.state_dict(), path)) or, better, a .safetensors file."
         ) from exc
