@@ -61,7 +61,7 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
             if len(args) != len(value):
                 raise ConfigError(f"{where}: expected {len(args)} items, got {len(value)}.")
             return tuple(
-                _convert(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(args, value, strict=True))
+                _convert(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args, strict=True))
             )
         inner = args[0] if args else Any
         return [_convert(v, inner, f"{where}[{i}]") for i, v in enumerate(value)]
