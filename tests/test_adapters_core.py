@@ -247,3 +247,15 @@ def test_csv_keep_column_clashing_with_standard_is_refused(tmp_path: Path) -> No
     source = _csv(tmp_path / "x.csv", "path,label,view", "a.png,1,CC")
     with pytest.raises(ConfigError, match="standard manifest columns"):
         create_manifest("csv", source, keep_columns=("view",))
+
+
+def test_folder_and_csv_accept_unicode_and_spaces(tmp_path: Path) -> None:
+    root = tmp_path / "données brutes"
+    _png(root / "bénin" / "patiënt 01_é.png")
+    _png(root / "malin" / "患者 02.png")
+    manifest = create_manifest("folder", root, patient_regex=r"(?P<patient>\d+)")
+    assert sorted(manifest.table["patient_id"]) == ["01", "02"]
+    assert all(p.is_file() for p in manifest.paths())
+    source = tmp_path / "liste.csv"
+    source.write_text("path,label\ndonnées brutes/malin/患者 02.png,malin\n", encoding="utf-8")
+    assert create_manifest("csv", source).paths()[0].is_file()
