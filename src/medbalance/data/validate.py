@@ -220,8 +220,6 @@ def _check_files(
     max_pixels: int | None,
     progress: Callable[[int, int], None] | None,
 ) -> list[str] | None:
-    from medbalance.data.readers import DEFAULT_MAX_PIXELS, inspect_image
-
     paths = manifest.paths()
     missing = [i for i, p in enumerate(paths) if not p.is_file()]
     if missing:
@@ -247,6 +245,8 @@ def _check_files(
         hashes.append(file_sha256(path))
         if not check_images:
             continue
+        from medbalance.data.readers import DEFAULT_MAX_PIXELS, inspect_image
+
         check = inspect_image(path, max_pixels=max_pixels if max_pixels is not None else DEFAULT_MAX_PIXELS)
         if not check.ok:
             unreadable.append(i)
