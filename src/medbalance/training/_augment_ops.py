@@ -53,16 +53,23 @@ def over_samples(
 def affine(
     image: torch.Tensor, *, angle: float, translate: tuple[float, float], scale: float, fill: list[float]
 ) -> torch.Tensor:
-    """Rotate (degrees), translate (pixels, x then y) and scale about the centre; no shear."""
-    return F.affine(
-        image,
+    """Rotate (degrees), translate (pixels, x then y) and scale about the centre; no shear.
+
+    Uncovered pixels take ``fill`` (one value per channel). The fill is subtracted
+    before and added after a zero-filled warp, because torchvision's own fill
+    leaves a darker one-pixel seam at the edge of the warped image.
+    """
+    offset = torch.tensor(fill, dtype=image.dtype, device=image.device).view(-1, 1, 1)
+    warped = F.affine(
+        image - offset,
         angle=angle,
         translate=[translate[0], translate[1]],
         scale=scale,
         shear=[0.0, 0.0],
         interpolation=InterpolationMode.BILINEAR,
-        fill=fill,
+        fill=0.0,
     )
+    return warped + offset
 
 
 def inpaint_patch(
