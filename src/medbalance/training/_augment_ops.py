@@ -87,7 +87,7 @@ def inpaint_patch(
     left = int(torch.randint(0, width - w + 1, (), generator=generator))
     t0, l0 = max(0, top - h // 2), max(0, left - w // 2)
     t1, l1 = min(height, top + h + h // 2), min(width, left + w + w // 2)
-    frame = torch.ones(t1 - t0, l1 - l0, dtype=torch.bool)
+    frame = torch.ones(t1 - t0, l1 - l0, dtype=torch.bool, device=image.device)
     frame[top - t0 : top - t0 + h, left - l0 : left - l0 + w] = False
     around = image[:, t0:t1, l0:l1][:, frame]
     if around.shape[1] == 0:  # the patch covers the whole image
