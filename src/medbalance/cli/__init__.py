@@ -54,7 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; library errors become a one-line message and exit code 2."""
     err = Console(stderr=True)
     try:
-        app(args=list(argv) if argv is not None else None, standalone_mode=False)
+        # With standalone_mode=False click returns the code of typer.Exit instead of raising.
+        code = app(args=list(argv) if argv is not None else None, standalone_mode=False)
     except MedbalanceError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         return exc.exit_code
@@ -72,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("interrupted; completed files were kept, partial ones removed")
         return 130
-    return 0
+    return int(code) if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover
