@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import struct
 import time
+import warnings
 import zlib
 from pathlib import Path
 
@@ -263,3 +264,24 @@ def test_real_mini_mias_png(mini_mias_dir: Path) -> None:
     assert image.bits == 8 and image.source_format == "png"
     check = inspect_image(mini_mias_dir / "images" / "mdb001.png")
     assert check.ok and check.shape == (1024, 1024) and check.dtype == "uint8" and not check.constant
+
+
+@pytest.mark.parametrize(
+    ("max_pixels", "readable"),
+    [(None, True), (5000, True), (1999, False)],
+    ids=["no-limit", "limit-above-image", "limit-below-image"],
+)
+def test_own_limit_decides_even_above_pillows_bomb_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, max_pixels: int | None, readable: bool
+) -> None:
+    path = tmp_path / "a.png"
+    Image.fromarray(np.ones((40, 50), np.uint8)).save(path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # Pillow alone would raise DecompressionBombError
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no DecompressionBombWarning may leak out either
+        if readable:
+            assert read_image(path, max_pixels=max_pixels).pixels.shape == (40, 50)
+        else:
+            with pytest.raises(ImageReadError, match=r"2000 pixels.*limit of 1999 pixels"):
+                read_image(path, max_pixels=max_pixels)
+    assert Image.MAX_IMAGE_PIXELS == 100  # Pillow's global is left as it was

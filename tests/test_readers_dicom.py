@@ -213,3 +213,37 @@ def test_available_dicom_decoders_lists_compressed_syntaxes() -> None:
     assert "JPEG Baseline (Process 1)" in decoders and "RLE Lossless" in decoders
     assert all(isinstance(plugins, list) for plugins in decoders.values())
     assert "pydicom" in decoders["RLE Lossless"]  # pydicom's own RLE decoder is always there
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("CT_small.dcm", {"dtype": np.int16, "min": -896, "max": 1167}),
+        ("MR_small.dcm", {"dtype": np.int16, "window": (600.0, 1600.0)}),
+        ("JPEG2000.dcm", {"shape": (1024, 256)}),
+        ("MR_truncated.dcm", {"error": r"PixelData is truncated: 8130 bytes"}),
+        ("rtplan.dcm", {"error": r"no pixel data \(SOP class 'RT Plan Storage', modality 'RTPLAN'\)"}),
+    ],
+    ids=["ct-int16-rescaled", "mr-window", "jpeg2000", "mr-truncated", "rtplan-no-pixels"],
+)
+def test_pydicom_bundled_files(name: str, expected: dict[str, Any]) -> None:
+    from pydicom.data import get_testdata_file
+
+    path = get_testdata_file(name, download=False)
+    if path is None:
+        pytest.skip(f"{name} is not bundled with this pydicom")
+    if "error" in expected:
+        with pytest.raises(ImageReadError, match=expected["error"]):
+            read_image(path)
+        return
+    image = read_image(path)
+    scaled = image.to_float()
+    assert np.all(np.isfinite(scaled)) and 0.0 <= scaled.min() < scaled.max() <= 1.0
+    if "dtype" in expected:
+        assert image.pixels.dtype == expected["dtype"]
+    if "min" in expected:
+        assert (image.pixels.min(), image.pixels.max()) == (expected["min"], expected["max"])
+    if "window" in expected:
+        assert image.window == expected["window"]
+    if "shape" in expected:
+        assert image.pixels.shape == expected["shape"]

@@ -81,16 +81,18 @@ def read_with_pydicom(path: Path, *, max_pixels: int | None, frame_policy: str) 
             f"{', '.join(_GREY + _COLOUR)} or PALETTE COLOR",
         )
     if "PixelData" not in ds:  # Float / Double Float Pixel Data: already real-valued, no LUTs
+        pixels = _mean_if(arr, mean_frames, frames, notes).astype(np.float32)
+        if not np.all(np.isfinite(pixels)):
+            raise ImageReadError(path, "float pixel data holds NaN or inf; re-export with finite values")
+        if photometric == "MONOCHROME1":
+            pixels = pixels.max() + pixels.min() - pixels
+            notes.append("MONOCHROME1 inverted once so dense tissue is bright (reported as MONOCHROME2)")
         return ImageData(
-            pixels=_mean_if(arr, mean_frames, frames, notes),
-            bits=bits,
-            photometric="MONOCHROME2",
-            source_format="dicom",
-            notes=tuple(notes),
+            pixels=pixels, bits=32, photometric="MONOCHROME2", source_format="dicom", notes=tuple(notes)
         )
     values = apply_modality_lut(arr, ds)
     values = _mean_if(values, mean_frames, frames, notes)
-    return finish_grey(ds, values, photometric, notes)
+    return finish_grey(ds, values, photometric, notes, stored=arr.dtype)
 
 
 def list_dicom_decoders() -> dict[str, list[str]]:

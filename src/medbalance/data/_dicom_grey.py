@@ -22,7 +22,9 @@ _WINDOW_FUNCTIONS = ("LINEAR", "LINEAR_EXACT", "SIGMOID")
 _INTEGER_TYPES = (np.uint8, np.uint16, np.int16, np.int32)
 
 
-def finish_grey(ds: Dataset, values: np.ndarray, photometric: str, notes: list[str]) -> ImageData:
+def finish_grey(
+    ds: Dataset, values: np.ndarray, photometric: str, notes: list[str], *, stored: np.dtype
+) -> ImageData:
     """Apply VOI (table) or keep the window, invert MONOCHROME1, pick a compact dtype.
 
     Args:
@@ -30,6 +32,7 @@ def finish_grey(ds: Dataset, values: np.ndarray, photometric: str, notes: list[s
         values: pixel values after the modality LUT (and frame policy).
         photometric: "MONOCHROME1" or "MONOCHROME2".
         notes: the reader's notes; appended to.
+        stored: dtype pydicom decoded the stored values to (kept when it fits).
 
     Returns:
         The image, reported as MONOCHROME2 (dense tissue bright).
@@ -55,7 +58,7 @@ def finish_grey(ds: Dataset, values: np.ndarray, photometric: str, notes: list[s
             notes.append(f"window centre mirrored to {window[0]:g} with the inversion")
         notes.append("MONOCHROME1 inverted once so dense tissue is bright (reported as MONOCHROME2)")
     return ImageData(
-        pixels=_compact(values, low, high),
+        pixels=_compact(values, stored),
         bits=bits,
         photometric="MONOCHROME2",
         source_format="dicom",
@@ -103,14 +106,18 @@ def _as_list(value: Any) -> list[float]:
     return [float(item) for item in value]
 
 
-def _compact(values: np.ndarray, low: float, high: float) -> np.ndarray:
-    """Smallest integer dtype holding the values when they are whole numbers, else float32."""
+def _compact(values: np.ndarray, stored: np.dtype) -> np.ndarray:
+    """Smallest integer dtype holding the values when they are whole numbers, else float32.
+
+    pydicom returns float64 whenever a rescale is present; HU from int16 stored
+    values go back to int16 so memory and the "dtype kept" promise hold.
+    """
     if values.size == 0:
         return values
     if values.dtype.kind == "f" and not np.array_equal(values, np.rint(values)):
         return values.astype(np.float32)
-    lo, hi = min(low, float(values.min())), max(high, float(values.max()))
-    for dtype in _INTEGER_TYPES:
+    lo, hi = float(values.min()), float(values.max())
+    for dtype in (stored, *_INTEGER_TYPES) if stored.kind in "iu" else _INTEGER_TYPES:
         info = np.iinfo(dtype)
         if info.min <= lo and hi <= info.max:
             return values.astype(dtype)
