@@ -5,7 +5,9 @@ in descending order (a case is positive when score >= threshold, so tied
 cases always fall on the same side), and -inf (everything positive). A rule
 returns its chosen threshold (``fixed`` returns the stated one). When several candidates reach the same
 objective value (within 1e-12), the LARGEST threshold wins: fewer positive
-calls for the same score on the rule's criterion.
+calls for the same score on the rule's criterion. The target rules break ties
+on their objective by the other metric first (e.g. target-sensitivity: the
+highest specificity, then the highest sensitivity, then the largest threshold).
 """
 
 from __future__ import annotations
@@ -72,16 +74,21 @@ _unit_open = {"target": lambda v: isinstance(v, int | float) and 0.0 < v <= 1.0}
 _unit_text = {"target": "a number in (0, 1], e.g. 0.9"}
 
 
+def _best_feasible(curve: ThresholdCurve, feasible: np.ndarray, primary: str, secondary: str) -> float:
+    """Among feasible candidates: highest primary metric, then highest secondary, then largest threshold."""
+    first = np.where(feasible, curve.metric(primary), -np.inf)
+    tied = first >= first.max() - 1e-12
+    return _best(curve, np.where(tied, curve.metric(secondary), -np.inf))
+
+
 def _target_sensitivity(curve: ThresholdCurve, params: Mapping[str, Any]) -> float:
-    # Sensitivity falls and specificity rises with the threshold: the largest threshold that
-    # still meets the target has the highest specificity.
-    ok = np.flatnonzero(curve.metric("sensitivity") >= params["target"] - 1e-12)
-    return float(curve.thresholds[ok[0]])
+    feasible = curve.metric("sensitivity") >= params["target"] - 1e-12
+    return _best_feasible(curve, feasible, "specificity", "sensitivity")
 
 
 def _target_specificity(curve: ThresholdCurve, params: Mapping[str, Any]) -> float:
-    ok = np.flatnonzero(curve.metric("specificity") >= params["target"] - 1e-12)
-    return float(curve.thresholds[ok[-1]])
+    feasible = curve.metric("specificity") >= params["target"] - 1e-12
+    return _best_feasible(curve, feasible, "sensitivity", "specificity")
 
 
 def _min_cost(curve: ThresholdCurve, params: Mapping[str, Any]) -> float:
