@@ -247,3 +247,26 @@ def test_pydicom_bundled_files(name: str, expected: dict[str, Any]) -> None:
         assert image.window == expected["window"]
     if "shape" in expected:
         assert image.pixels.shape == expected["shape"]
+
+
+def test_palette_colour_dicom_is_mapped_through_its_lut(tmp_path: Path) -> None:
+    indices = np.arange(16, dtype=np.uint8).reshape(4, 4)
+    ds = _dataset()
+    ds.set_pixel_data(indices, "PALETTE COLOR", 8)
+    ramp = (np.arange(256, dtype=np.uint16) * 257).tobytes()  # 16-bit LUT entries
+    for colour, data in (("Red", ramp), ("Green", bytes(512)), ("Blue", ramp[::-1])):
+        setattr(ds, f"{colour}PaletteColorLookupTableDescriptor", [256, 0, 16])
+        setattr(ds, f"{colour}PaletteColorLookupTableData", data)
+    path = tmp_path / "palette.dcm"
+    dcmwrite(path, ds, enforce_file_format=True)
+    image = read_image(path)
+    assert image.pixels.shape == (4, 4, 3) and image.photometric == "RGB" and image.bits == 16
+    np.testing.assert_array_equal(image.pixels[..., 0], indices.astype(np.uint16) * 257)
+    np.testing.assert_array_equal(image.pixels[..., 1], 0)
+    np.testing.assert_allclose(image.to_float()[..., 0], indices / 255.0, atol=1e-6)
+
+
+def test_unsupported_photometric_is_rejected(tmp_path: Path) -> None:
+    path = _write(tmp_path / "hsv.dcm", _ramp12(), bits=12, PhotometricInterpretation="ARGB")
+    with pytest.raises(ImageReadError, match=r"PhotometricInterpretation 'ARGB' is not supported"):
+        read_image(path)

@@ -50,6 +50,8 @@ def finish_grey(
         notes.append(f"VOI LUT table applied (first of {len(ds.VOILUTSequence)})")
     else:
         window, function = _read_window(ds, notes)
+    if str(ds.get("PresentationLUTShape", "")).upper() == "INVERSE" and photometric == "MONOCHROME2":
+        notes.append("PresentationLUTShape INVERSE with MONOCHROME2 ignored: only MONOCHROME1 is inverted")
     if photometric == "MONOCHROME1":
         values = (low + high) - values.astype(np.float64)
         if window is not None:
