@@ -28,7 +28,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_COMMAND_MODULES = ("_data", "_synth", "_train", "_evaluate", "_models")
+_COMMAND_MODULES = ("_data", "_synth", "_train", "_evaluate", "_models", "_strategies")
 
 
 def _version_callback(value: bool) -> None:

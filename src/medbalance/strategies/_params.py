@@ -1,0 +1,136 @@
+"""Declarative strategy parameters: a frozen dataclass per strategy, checked once.
+
+Each strategy names a frozen dataclass of its parameters; a field's metadata
+holds its one-line ``help`` and optional bounds (``ge``, ``gt``, ``le``,
+``lt``). :func:`parse_params` builds it strictly (unknown names get "did you
+mean", wrong types and out-of-range values say what was expected and what came)
+and turns text from a command line (``"2"``, ``"1,19"``) into numbers first.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import operator
+import types
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+
+import yaml
+
+from medbalance.config import parse_config
+from medbalance.errors import ConfigError
+
+__all__ = ["NoParams", "ParamInfo", "describe_params", "params_to_dict", "parse_params"]
+
+_BOUNDS: dict[str, tuple[Callable[[Any, Any], bool], str]] = {
+    "ge": (operator.ge, ">="),
+    "gt": (operator.gt, ">"),
+    "le": (operator.le, "<="),
+    "lt": (operator.lt, "<"),
+}
+
+
+@dataclass(frozen=True)
+class NoParams:
+    """The parameters of a strategy that takes none."""
+
+
+@dataclass(frozen=True)
+class ParamInfo:
+    """One parameter as ``medbalance strategies`` shows it."""
+
+    name: str
+    default: Any
+    help: str
+    constraint: str
+
+
+def _is_text_type(hint: Any) -> bool:
+    if hint is str:
+        return True
+    origin = get_origin(hint)
+    if origin is Literal:
+        return all(isinstance(a, str) for a in get_args(hint))
+    if origin in (Union, types.UnionType):
+        return any(_is_text_type(a) for a in get_args(hint) if a is not type(None))
+    return False
+
+
+def _coerce_text(value: Any, hint: Any) -> Any:
+    """Numbers and lists typed on a command line arrive as text: parse them as YAML."""
+    if not isinstance(value, str) or _is_text_type(hint):
+        return value
+    text = value.strip()
+    if "," in text and not text.startswith("["):
+        text = f"[{text}]"
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return value
+
+
+def _check_bounds(name: str, value: Any, meta: Mapping[str, Any], where: str) -> None:
+    if value is None:
+        return
+    items = value if isinstance(value, tuple) else (value,)
+    for key, (compare, symbol) in _BOUNDS.items():
+        if key in meta and not all(compare(v, meta[key]) for v in items):
+            each = "each value of " if isinstance(value, tuple) else ""
+            raise ConfigError(
+                f"{where}: {each}{name} must be {symbol} {meta[key]}, got {value!r}. "
+                f"Fix: pass a value {symbol} {meta[key]}."
+            )
+
+
+def parse_params(params_cls: type, values: Mapping[str, Any], *, where: str) -> Any:
+    """Build the frozen parameter dataclass ``params_cls`` from keyword values.
+
+    Args:
+        params_cls: the strategy's parameter dataclass.
+        values: the parameters the user gave (hyphens in names are accepted).
+        where: a label for messages, e.g. ``"strategy 'focal'"``.
+
+    Raises:
+        ConfigError: unknown name (with "did you mean"), wrong type, out of range.
+    """
+    hints = get_type_hints(params_cls)
+    coerced = {}
+    for key, value in values.items():
+        name = str(key).replace("-", "_")
+        coerced[name] = _coerce_text(value, hints[name]) if name in hints else value
+    if not hints and coerced:
+        raise ConfigError(f"{where} takes no parameters, got {', '.join(sorted(coerced))}. Fix: remove them.")
+    params: Any = parse_config(params_cls, coerced, where=f"{where} parameters")
+    for f in dataclasses.fields(params_cls):
+        _check_bounds(f.name, getattr(params, f.name), f.metadata, where)
+    return params
+
+
+def _constraint_text(hint: Any, meta: Mapping[str, Any]) -> str:
+    parts = [f"{symbol} {meta[key]}" for key, (_, symbol) in _BOUNDS.items() if key in meta]
+    if get_origin(hint) is Literal:
+        parts.insert(0, "|".join(str(a) for a in get_args(hint)))
+    return ", ".join(parts)
+
+
+def describe_params(params_cls: type) -> list[ParamInfo]:
+    """Name, default, help and constraint of every parameter, in declaration order."""
+    hints = get_type_hints(params_cls)
+    return [
+        ParamInfo(
+            name=f.name,
+            default=f.default,
+            help=str(f.metadata.get("help", "")),
+            constraint=_constraint_text(hints[f.name], f.metadata),
+        )
+        for f in dataclasses.fields(params_cls)
+    ]
+
+
+def params_to_dict(params: Any) -> dict[str, Any]:
+    """A JSON-safe dict of a parameter dataclass (tuples become lists)."""
+    return {
+        f.name: list(v) if isinstance(v := getattr(params, f.name), tuple) else v
+        for f in dataclasses.fields(params)
+    }
