@@ -28,7 +28,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_COMMAND_MODULES = ("_data", "_synth", "_train", "_evaluate", "_models", "_strategies")
+_COMMAND_MODULES = ("_data", "_synth", "_train", "_evaluate", "_models", "_strategies", "_preprocess")
 
 
 def _version_callback(value: bool) -> None:

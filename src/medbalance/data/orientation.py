@@ -16,11 +16,11 @@ from typing import Literal
 
 import numpy as np
 from scipy import ndimage as ndi
-from skimage.filters import threshold_triangle
+from skimage.filters import threshold_otsu, threshold_triangle
 from skimage.measure import block_reduce, label
 from skimage.transform import resize
 
-__all__ = ["TRIANGLE_BINS", "breast_mask", "chest_wall_side"]
+__all__ = ["TRIANGLE_BINS", "breast_mask", "chest_wall_side", "chest_wall_side_from_mask"]
 
 Side = Literal["left", "right"]
 
@@ -54,6 +54,24 @@ def _as_grey(pixels: np.ndarray) -> np.ndarray:
     return grey
 
 
+def _background_threshold(grey: np.ndarray) -> float:
+    """Triangle threshold, kept below the tissue.
+
+    The triangle method assumes the background is the histogram's main peak.
+    When the breast fills most of the frame its own peak dominates and the
+    triangle threshold lands inside the tissue (above Otsu's threshold, which
+    splits background from tissue); the triangle is then taken over the darker
+    Otsu class only, where the background peak is the main one again.
+    """
+    threshold = float(threshold_triangle(grey, nbins=TRIANGLE_BINS))
+    otsu = float(threshold_otsu(grey))
+    if threshold > otsu:
+        dark = grey[grey <= otsu]
+        if dark.size and dark.max() > dark.min():
+            threshold = float(threshold_triangle(dark, nbins=TRIANGLE_BINS))
+    return threshold
+
+
 def _largest_component(foreground: np.ndarray) -> np.ndarray:
     labels = label(foreground, connectivity=2)
     if labels.max() == 0:
@@ -67,8 +85,8 @@ def breast_mask(pixels: np.ndarray) -> np.ndarray:
     """The breast as a boolean mask of the same height and width as ``pixels``.
 
     Triangle threshold (on a block-averaged copy at most 512 px on a side, with
-    ``TRIANGLE_BINS`` bins), largest connected component, holes filled, scaled
-    back to full size. Everything outside (labels, markers, film edges) is False.
+    ``TRIANGLE_BINS`` bins; see ``_background_threshold`` for frame-filling
+    breasts), largest connected component, holes filled, scaled back to full size. Everything outside (labels, markers, film edges) is False.
 
     Args:
         pixels: a grey (H, W) or colour (H, W, 3) image of any numeric dtype,
@@ -88,7 +106,7 @@ def breast_mask(pixels: np.ndarray) -> np.ndarray:
     small = block_reduce(grey, (factor, factor), np.mean) if factor > 1 else grey
     if small.max() <= small.min():
         return np.zeros((height, width), dtype=bool)
-    threshold = threshold_triangle(small, nbins=TRIANGLE_BINS)
+    threshold = _background_threshold(small)
     mask = ndi.binary_fill_holes(_largest_component(small > threshold))
     if factor > 1:
         # block_reduce pads the last block; crop the upsampled mask back to size.
@@ -122,7 +140,21 @@ def chest_wall_side(pixels: np.ndarray) -> Side:
     Raises:
         ValueError: the array is not one 2-D image or holds NaN/inf.
     """
-    mask = breast_mask(pixels)
+    return chest_wall_side_from_mask(breast_mask(pixels))
+
+
+def chest_wall_side_from_mask(mask: np.ndarray) -> Side:
+    """:func:`chest_wall_side` for a breast mask already computed (see there).
+
+    Args:
+        mask: a bool (H, W) breast mask, e.g. from :func:`breast_mask`.
+
+    Returns:
+        The side; ``"left"`` for an empty mask.
+    """
+    mask = np.asarray(mask, dtype=bool)
+    if mask.ndim != 2:
+        raise ValueError(f"expected a 2-D mask (H, W), got shape {mask.shape}.")
     if not mask.any():
         return "left"
     rows = np.flatnonzero(mask.any(axis=1))

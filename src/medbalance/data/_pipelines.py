@@ -1,0 +1,102 @@
+"""The two preprocessing pipelines, on float pixels in [0, 1].
+
+Mammography follows Walsh & Tardy (2023): background removal, breast as the
+largest component, chest wall to the left, crop, resize keeping aspect, pad,
+optional histogram equalisation, [0, 1].
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from skimage.exposure import equalize_hist
+
+from medbalance.data._pixels import fit_into_square, to_channels, to_grey
+from medbalance.data.orientation import breast_mask, chest_wall_side_from_mask
+
+if TYPE_CHECKING:
+    from medbalance.data.preprocess import PreprocessConfig
+
+__all__ = ["run_generic", "run_mammography"]
+
+
+def _equalize(planes: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """Histogram equalisation per channel, over ``mask`` only when given; zero outside it."""
+    if mask is not None and not mask.any():
+        return planes
+    out = np.empty_like(planes)
+    for index, plane in enumerate(planes):
+        if float(plane.max() - plane.min()) <= 0.0:
+            out[index] = plane
+            continue
+        out[index] = equalize_hist(plane, nbins=256, mask=mask)
+    if mask is not None:
+        out *= mask
+    return out
+
+
+def _to_unit_range(planes: np.ndarray) -> np.ndarray:
+    """Divide by the brightest value, keeping the zeroed background at 0."""
+    peak = float(planes.max())
+    return planes / peak if peak > 0 else np.zeros_like(planes)
+
+
+def run_mammography(values: np.ndarray, config: PreprocessConfig) -> tuple[np.ndarray, dict[str, Any]]:
+    """The mammography pipeline; returns (C, size, size) float32 and the fields of PreprocessInfo."""
+    grey = to_grey(values).astype(np.float32)
+    height, width = grey.shape
+    mask = breast_mask(grey)
+    side = chest_wall_side_from_mask(mask) if mask.any() else None
+    image = np.where(mask, grey, 0.0).astype(np.float32)
+    flipped = bool(config.flip_to_left and side == "right")
+    if flipped:
+        image, mask = image[:, ::-1], mask[:, ::-1]
+    top, bottom, left, right = 0, height, 0, width
+    if config.crop and mask.any():
+        rows = np.flatnonzero(mask.any(axis=1))
+        cols = np.flatnonzero(mask.any(axis=0))
+        top, bottom, left, right = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    image, mask = image[top:bottom, left:right], mask[top:bottom, left:right]
+    planes, scale, resized, pad = fit_into_square(image[None], config.size, anchor="top-left")
+    small_mask, _, _, _ = fit_into_square(
+        mask[None].astype(np.float32), config.size, anchor="top-left", order=0
+    )
+    small_mask_2d = small_mask[0] > 0.5
+    planes = np.clip(planes, 0.0, None) * small_mask_2d
+    if config.equalize:
+        planes = _equalize(planes, small_mask_2d)
+    planes = _to_unit_range(planes)
+    if config.channels == 3:
+        planes = np.repeat(planes, 3, axis=0)
+    info = {
+        "chest_wall": side,
+        "flipped": flipped,
+        "crop_box": (top, bottom, left, right),
+        "scale": scale,
+        "resized_shape": resized,
+        "pad": pad,
+        "breast_fraction": float(small_mask_2d.mean()),
+    }
+    return planes, info
+
+
+def run_generic(values: np.ndarray, config: PreprocessConfig) -> tuple[np.ndarray, dict[str, Any]]:
+    """The generic pipeline: channels, resize keeping aspect, centred zero padding, optional equalisation."""
+    planes = to_channels(values, config.channels).astype(np.float32)
+    _, height, width = planes.shape
+    planes, scale, resized, pad = fit_into_square(planes, config.size, anchor="centre")
+    if config.equalize:
+        content = np.zeros((config.size, config.size), dtype=bool)
+        content[pad[0] : pad[0] + resized[0], pad[1] : pad[1] + resized[1]] = True
+        planes = _equalize(planes, content)
+    info = {
+        "chest_wall": None,
+        "flipped": False,
+        "crop_box": (0, height, 0, width),
+        "scale": scale,
+        "resized_shape": resized,
+        "pad": pad,
+        "breast_fraction": None,
+    }
+    return np.clip(planes, 0.0, 1.0).astype(np.float32), info

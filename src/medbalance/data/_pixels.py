@@ -1,0 +1,125 @@
+"""Pixel helpers shared by the preprocessing pipelines: scaling, channels, resize and pad."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+from skimage.color import rgb2gray
+from skimage.transform import resize
+
+__all__ = ["FloatImage", "fit_into_square", "to_channels", "to_grey", "to_unit_float"]
+
+_EPSILON = 1e-12
+
+
+@runtime_checkable
+class FloatImage(Protocol):
+    """Anything with ``to_float()`` (e.g. :class:`medbalance.data.readers.ImageData`)."""
+
+    def to_float(self) -> np.ndarray: ...
+
+
+def _min_max(values: np.ndarray) -> np.ndarray:
+    low, high = float(values.min()), float(values.max())
+    if high - low <= _EPSILON:
+        return np.zeros_like(values)
+    return (values - low) / (high - low)
+
+
+def to_unit_float(image: FloatImage | np.ndarray) -> np.ndarray:
+    """float32 pixels in [0, 1], shape kept.
+
+    An object with ``to_float()`` (ImageData) scales itself by its bit depth or
+    window. A bare array: bool as 0/1; unsigned integers divided by the largest
+    value their observed bit depth holds (at least 8 bits, so a 12-bit mammogram
+    in uint16 is divided by 4095 and uint8 by 255); floats already in [0, 1] as
+    they are; anything else (signed integers, floats outside [0, 1]) min-max
+    scaled. A constant image becomes zeros, never NaN.
+
+    Raises:
+        ValueError: the pixels hold NaN or infinite values.
+    """
+    if isinstance(image, FloatImage) and not isinstance(image, np.ndarray):
+        values = np.asarray(image.to_float(), dtype=np.float64)
+    else:
+        array = np.asarray(image)
+        if array.size == 0:
+            raise ValueError("the image is empty (0 pixels); check that the file decoded correctly.")
+        if array.dtype == bool:
+            values = array.astype(np.float64)
+        elif np.issubdtype(array.dtype, np.unsignedinteger):
+            bits = max(8, int(array.max()).bit_length())
+            values = array.astype(np.float64) / float(2**bits - 1)
+        elif np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating):
+            values = array.astype(np.float64)
+            if not np.all(np.isfinite(values)):
+                raise ValueError("the image holds NaN or infinite values; fix the reader or the file.")
+            if values.min() < 0.0 or values.max() > 1.0:
+                values = _min_max(values)
+        else:
+            raise ValueError(f"unsupported pixel dtype {array.dtype}; expected integers, floats or bool.")
+    return np.clip(values, 0.0, 1.0).astype(np.float32)
+
+
+def _check_layout(values: np.ndarray) -> None:
+    if values.ndim == 2 or (values.ndim == 3 and values.shape[-1] in (1, 3, 4)):
+        return
+    raise ValueError(
+        f"expected an image shaped (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), got {values.shape}; "
+        "channel-first arrays and batches are not accepted here."
+    )
+
+
+def to_grey(values: np.ndarray) -> np.ndarray:
+    """(H, W) from (H, W), (H, W, 1), RGB (luminance) or RGBA (alpha dropped)."""
+    _check_layout(values)
+    if values.ndim == 2:
+        return values
+    if values.shape[-1] == 1:
+        return values[..., 0]
+    return np.asarray(rgb2gray(values[..., :3]), dtype=np.float32)
+
+
+def to_channels(values: np.ndarray, channels: int) -> np.ndarray:
+    """(C, H, W) with ``channels`` = 1 (grey) or 3 (grey repeated, or RGB kept)."""
+    _check_layout(values)
+    if channels == 1:
+        return to_grey(values)[None]
+    if values.ndim == 2 or values.shape[-1] == 1:
+        grey = values if values.ndim == 2 else values[..., 0]
+        return np.repeat(grey[None], 3, axis=0)
+    return np.moveaxis(values[..., :3], -1, 0)
+
+
+def fit_into_square(
+    planes: np.ndarray, size: int, *, anchor: str, order: int = 1
+) -> tuple[np.ndarray, float, tuple[int, int], tuple[int, int]]:
+    """Resize (C, H, W) so its longer side is ``size``, keeping the aspect ratio; zero-pad to square.
+
+    Args:
+        planes: (C, H, W) float array.
+        size: output side.
+        anchor: "top-left" (padding right and bottom) or "centre" (padding split evenly).
+        order: spline order; 0 for masks.
+
+    Returns:
+        The (C, size, size) array, the scale (output px per input px), the
+        resized (h, w) and the (top, left) padding.
+    """
+    _, height, width = planes.shape
+    scale = size / max(height, width)
+    new_h = min(size, max(1, round(height * scale)))
+    new_w = min(size, max(1, round(width * scale)))
+    resized = resize(
+        planes,
+        (planes.shape[0], new_h, new_w),
+        order=order,
+        anti_aliasing=order > 0 and scale < 1.0,
+        preserve_range=True,
+        mode="edge",
+    )
+    top, left = ((size - new_h) // 2, (size - new_w) // 2) if anchor == "centre" else (0, 0)
+    out = np.zeros((planes.shape[0], size, size), dtype=np.float32)
+    out[:, top : top + new_h, left : left + new_w] = resized
+    return out, scale, (new_h, new_w), (top, left)
