@@ -54,7 +54,10 @@ class FocalParams:
     )
 
 
-@register_strategy("focal", description="focal loss (Lin et al. 2017): down-weights easy, confident examples")
+@register_strategy(
+    "focal",
+    description="focal loss (Lin et al. 2017): down-weights easy examples; per-class alpha also balances",
+)
 class Focal(Strategy):
     """Focal loss; rebalances the loss only when per-class ``alpha`` is given."""
 

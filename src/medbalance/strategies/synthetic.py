@@ -15,6 +15,7 @@ background at zero).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,9 +27,12 @@ from torch.utils.data import Sampler
 from medbalance.errors import ConfigError, TrainingError
 from medbalance.registry import look_up_option
 from medbalance.strategies._batching import EpochBatchSampler
+from medbalance.strategies._lesion_batch import add_lesions
 from medbalance.strategies.base import Balance, Hook, Strategy, register_strategy
 
 __all__ = ["BatchLayout", "SyntheticLesionBatchSampler", "SyntheticLesions", "compute_batch_layout"]
+
+log = logging.getLogger(__name__)
 
 MALIGNANT_KINDS = ("mass", "calcification", "distortion")
 _W_T_BATCH = 8  # Walsh & Tardy's batch size, used by describe() before a sampler exists
@@ -147,7 +151,9 @@ class SyntheticLesions(Strategy):
         self.negative_index_ = 1 - self.positive_
         self.batch_size_ = _W_T_BATCH
         self.insertions_ = 0
-        self.empty_masks_ = 0
+        self.lesions_ = 0
+        self.failed_insertions_ = 0
+        self.blank_images_ = 0
 
     def make_batch_sampler(
         self, batch_size: int, *, num_replicas: int = 1, rank: int = 0, drop_last: bool = False
@@ -174,7 +180,12 @@ class SyntheticLesions(Strategy):
         spacing_mm: Tensor | None,
         generator: np.random.Generator,
     ) -> tuple[Tensor, Tensor]:
-        """Insert lesions into the trailing benign copies and relabel them positive."""
+        """Insert lesions into the trailing benign copies and relabel them positive.
+
+        Uses ``spacing_mm[i]`` for image ``i`` (when missing or not positive:
+        ``fallback_height_mm / H``). An image in which no lesion fits stays
+        benign and is counted in ``describe()["failed_insertions"]``.
+        """
         self._check_fitted()
         if images.ndim != 4 or targets.ndim != 1 or images.shape[0] != targets.shape[0]:
             raise ValueError(
@@ -191,31 +202,34 @@ class SyntheticLesions(Strategy):
                 f"{layout.synthetic} must receive lesions. Fix: build training batches with this "
                 "strategy's make_batch_sampler()."
             )
-        from medbalance.synth.insertion import insert_lesions  # lazy: the synthesis stack is heavy
-
         out, new_targets = images.clone(), targets.clone()
         height = images.shape[-2]
         for i in negatives[-layout.synthetic :]:
-            grey = out[i].float().mean(dim=0).cpu().numpy().astype(np.float32)
-            mask = grey > 0
-            if not mask.any():  # a blank image: insert anywhere rather than crash mid-epoch
-                mask[:] = True
-                self.empty_masks_ += 1
             spacing = float(spacing_mm[i]) if spacing_mm is not None else float("nan")
             if not np.isfinite(spacing) or spacing <= 0:
                 spacing = self.params.fallback_height_mm / height
-            with_lesions, _ = insert_lesions(
-                grey,
-                mask,
+            outcome = add_lesions(
+                out[i],
                 kinds=self.params.kinds,
                 n=self.params.lesions_per_image,
                 spacing_mm=spacing,
-                rng=generator,
+                generator=generator,
             )
-            delta = torch.from_numpy(np.asarray(with_lesions, dtype=np.float32) - grey).to(out)
-            out[i] = (out[i] + delta).clamp(0.0, 1.0)
+            self.blank_images_ += outcome.blank
+            if outcome.image is None:  # no visible lesion fitted: the image stays benign
+                if not self.failed_insertions_:
+                    log.warning(
+                        "synthetic-lesions: no visible lesion fitted into a %s image at %.3g mm/pixel; it "
+                        "stays benign (counted in describe()['failed_insertions']).",
+                        tuple(images.shape[-2:]),
+                        spacing,
+                    )
+                self.failed_insertions_ += 1
+                continue
+            out[i] = outcome.image
             new_targets[i] = self.positive_
             self.insertions_ += 1
+            self.lesions_ += outcome.lesions
         return out, new_targets
 
     def batch_layout(self) -> BatchLayout:
@@ -235,6 +249,8 @@ class SyntheticLesions(Strategy):
         return {
             "batch_size": self.batch_size_,
             "batch_layout": {"benign": layout.benign, "real": layout.real, "synthetic": layout.synthetic},
-            "insertions": self.insertions_,
-            "blank_images_masked_whole": self.empty_masks_,
+            "synthetic_images": self.insertions_,
+            "synthetic_lesions": self.lesions_,
+            "failed_insertions": self.failed_insertions_,
+            "blank_images_masked_whole": self.blank_images_,
         }
