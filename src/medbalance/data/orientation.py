@@ -34,7 +34,8 @@ mini-MIAS films: with 32 bins every label and marker is outside the mask.
 """
 
 _WORK_SIDE = 512  # the mask is found on a copy at most this large; it needs no fine detail
-_TOP_FRACTION = 0.3  # rows (from the top of the breast) where the pectoral muscle sits
+_TOP_FRACTION = 0.3
+_OPEN_RADIUS = 3  # pixels at the working scale (512): bridges narrower than ~6 px are cut  # rows (from the top of the breast) where the pectoral muscle sits
 
 
 def _as_grey(pixels: np.ndarray) -> np.ndarray:
@@ -72,6 +73,11 @@ def _background_threshold(grey: np.ndarray) -> float:
     return threshold
 
 
+def _disk(radius: int) -> np.ndarray:
+    rows, cols = np.mgrid[-radius : radius + 1, -radius : radius + 1]
+    return np.asarray(rows**2 + cols**2 <= radius**2)
+
+
 def _largest_component(foreground: np.ndarray) -> np.ndarray:
     labels = label(foreground, connectivity=2)
     if labels.max() == 0:
@@ -107,7 +113,16 @@ def breast_mask(pixels: np.ndarray) -> np.ndarray:
     if small.max() <= small.min():
         return np.zeros((height, width), dtype=bool)
     threshold = _background_threshold(small)
-    mask = ndi.binary_fill_holes(_largest_component(small > threshold))
+    foreground = small > threshold
+    # Open before picking the largest component so a label or film edge touching
+    # the breast through a narrow bridge becomes a separate object; then give the
+    # breast back the rim the opening took (dilate, within the foreground).
+    disk = _disk(_OPEN_RADIUS)
+    core = _largest_component(ndi.binary_opening(foreground, structure=disk))
+    if not core.any():
+        core = _largest_component(foreground)
+    grown = ndi.binary_dilation(core, structure=_disk(_OPEN_RADIUS + 1)) & foreground
+    mask = ndi.binary_fill_holes(_largest_component(grown))
     if factor > 1:
         # block_reduce pads the last block; crop the upsampled mask back to size.
         big = resize(mask, (mask.shape[0] * factor, mask.shape[1] * factor), order=0, anti_aliasing=False)
