@@ -32,13 +32,23 @@ def insert(
     seed: int = typer.Option(0, help="Random seed; the same seed writes the same image."),
     n: int = typer.Option(1, "--n", help="Number of lesions to insert."),
     size_mm: float | None = typer.Option(None, "--size-mm", help="Lesion diameter in mm (sampled if unset)."),
+    avoid_pectoral: bool = typer.Option(
+        True, "--avoid-pectoral/--allow-pectoral", help="Keep lesions off the pectoral corner (MLO views)."
+    ),
 ) -> None:
     """Insert synthetic lesions inside the breast of one image and print their records as JSON."""
     from medbalance.synth.files import insert_lesions_into_file
 
     params = {} if size_mm is None else {"size_mm": size_mm}
     records = insert_lesions_into_file(
-        image, out, kind=lesion, spacing_mm=spacing_mm, seed=seed, n=n, **params
+        image,
+        out,
+        kind=lesion,
+        spacing_mm=spacing_mm,
+        seed=seed,
+        n=n,
+        avoid_pectoral=avoid_pectoral,
+        **params,
     )
     typer.echo(json.dumps([r.to_dict() for r in records], indent=2))
 

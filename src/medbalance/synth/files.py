@@ -13,7 +13,31 @@ from medbalance.io import atomic_save, atomic_write_text
 from medbalance.synth.insertion import LesionRecord, insert_lesion
 from medbalance.synth.lesions import LESIONS
 
-__all__ = ["insert_lesions_into_file", "save_png16"]
+__all__ = ["insert_lesions_into_file", "pectoral_exclusion", "save_png16"]
+
+
+def pectoral_exclusion(mask: np.ndarray, *, width: float = 0.5, height: float = 0.75) -> np.ndarray:
+    """A conservative triangle over where an MLO view's pectoral muscle lies.
+
+    The muscle fills the upper corner of the breast on the chest-wall side
+    (found from the mask's shape by :func:`medbalance.data.orientation.chest_wall_side_from_mask`).
+    The triangle spans ``width`` of the breast's bounding-box width along the top
+    and ``height`` of its height down the chest wall: on mini-MIAS MLO films it covers
+    the muscle; on CC views it only costs some placement room.
+    """
+    from medbalance.data.orientation import chest_wall_side_from_mask
+
+    out = np.zeros(mask.shape, dtype=bool)
+    if not mask.any():
+        return out
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    wall = cols[-1] if chest_wall_side_from_mask(mask) == "right" else cols[0]
+    grid_r, grid_c = np.mgrid[: mask.shape[0], : mask.shape[1]]
+    across = np.abs(grid_c - wall) / max(width * (cols[-1] - cols[0] + 1), 1.0)
+    down = (grid_r - rows[0]) / max(height * (rows[-1] - rows[0] + 1), 1.0)
+    out[(down >= 0) & (across + down <= 1.0)] = True
+    return out
 
 
 def save_png16(path: Path, image: np.ndarray) -> None:
@@ -32,6 +56,7 @@ def insert_lesions_into_file(
     spacing_mm: float,
     seed: int = 0,
     n: int = 1,
+    avoid_pectoral: bool = True,
     **params: Any,
 ) -> list[LesionRecord]:
     """Read an image, insert ``n`` lesions of ``kind`` inside its breast, write PNG + JSON.
@@ -47,6 +72,7 @@ def insert_lesions_into_file(
         spacing_mm: the image's pixel spacing.
         seed: seed of the generator; the same seed writes the same file.
         n: how many lesions.
+        avoid_pectoral: keep lesions off :func:`pectoral_exclusion` (MLO views).
         **params: lesion parameter overrides (``size_mm``, ``contrast``, ...).
 
     Raises:
@@ -66,7 +92,7 @@ def insert_lesions_into_file(
         image = image.mean(axis=-1).astype(np.float32)
     breast = breast_mask(image)
     rng = np.random.default_rng(seed)
-    allowed = breast
+    allowed = breast & ~pectoral_exclusion(breast) if avoid_pectoral else breast
     records: list[LesionRecord] = []
     for _ in range(n):
         image, record = insert_lesion(

@@ -1,13 +1,16 @@
 """Calcifications: a malignant cluster of fine pleomorphic specks, or a few coarse benign ones.
 
 ``calcification``: 5-30 bright convex specks (irregular convex polygons, elongated
-up to 2:1), each of equivalent-circle diameter 0.25-1.0 mm, scattered uniformly in a
-cluster disc of diameter ``size_mm`` (5-15 mm) and kept apart by at least one pixel;
-a speck that finds no free place after a few tries is dropped (``n_specks`` records
-what was drawn). ``coarse-calcification``: 1-5 smooth round or "popcorn" specks
-(unions of 3-5 overlapping discs) of 1-3 mm, scattered over a region of 10-30 mm,
-the benign pattern radiologists dismiss. Coverage is rendered with 4x4
-supersampling, so specks smaller than a pixel show with partial brightness.
+up to 2:1), each of equivalent-circle diameter 0.25-1.0 mm, scattered uniformly in
+an elongated (up to 2:1) cluster region of diameter ``size_mm`` (5-15 mm) and kept
+at least one pixel apart; small specks outnumber large ones and are dimmer
+(thinner). A speck that finds no free place after a few tries is dropped
+(``n_specks`` records what was drawn, ``n_specks_requested`` what was asked).
+``coarse-calcification``: 1-5 smooth round or "popcorn" specks (unions of 2-5
+overlapping discs) of 1-3 mm, scattered over a region of 10-30 mm: the benign
+pattern radiologists dismiss. Coverage is rendered with 4x4 supersampling, so
+specks smaller than a pixel show with partial brightness, then softened by a
+half-pixel Gaussian (the imaging system's blur).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
 import numpy as np
+from scipy import ndimage
 from scipy.spatial import ConvexHull
 
 from medbalance.errors import ConfigError
@@ -136,8 +140,12 @@ def render_calcifications(
     centers: list[np.ndarray] = []
     sizes: list[float] = []
     for _ in range(p.n_specks):
-        diameter = rng.uniform(p.min_diameter_mm, p.max_diameter_mm) / spacing_mm
-        brightness = p.contrast * rng.uniform(0.7, 1.0)
+        # more small specks than large ones, and thinner (dimmer) small ones, as in real clusters
+        diameter_mm = p.min_diameter_mm + (p.max_diameter_mm - p.min_diameter_mm) * rng.random() ** 1.5
+        diameter = diameter_mm / spacing_mm
+        brightness = (
+            p.contrast * rng.uniform(0.75, 1.0) * min(1.0, math.sqrt(diameter_mm / p.max_diameter_mm) + 0.3)
+        )
         for _try in range(12):
             radius = (region_px - diameter / 2) * math.sqrt(rng.random())
             theta = rng.uniform(0, 2 * math.pi)
@@ -160,7 +168,8 @@ def render_calcifications(
         _paste_max(canvas, brightness * coverage.astype(np.float32), low, half)
         centers.append(center)
         sizes.append(diameter)
-    return canvas, len(centers)
+    # the imaging system's blur: edges soften over about half a pixel
+    return ndimage.gaussian_filter(canvas, 0.5, truncate=3.0), len(centers)
 
 
 class _CalcificationModel(LesionModel):
@@ -178,7 +187,7 @@ class _CalcificationModel(LesionModel):
         }
         p = resolve_params(CalcificationParams, sampled, params, kind=self.name)
         opacity, drawn = render_calcifications(rng, spacing_mm, p, coarse=self.coarse)
-        record = {**asdict(p), "n_specks": drawn, "spacing_mm": spacing_mm}
+        record = {**asdict(p), "n_specks": drawn, "n_specks_requested": p.n_specks, "spacing_mm": spacing_mm}
         return LesionPatch(
             kind=self.name,
             malignant=self.malignant,

@@ -69,7 +69,7 @@ def render_distortion(
     radius = p.size_mm / 2 / spacing_mm
     half = math.ceil(radius) + 1
     spokes = rng.uniform(0, 2 * math.pi, p.n_spokes)
-    width = rng.uniform(0.06, 0.12, p.n_spokes)
+    width = rng.uniform(0.08, 0.16, p.n_spokes)
     offsets = np.arange(-half, half + 1, dtype=np.float64)
     rows, cols = np.meshgrid(offsets, offsets, indexing="ij")
     r = np.hypot(rows, cols)
@@ -113,11 +113,11 @@ class Distortion(LesionModel):
     def _render(self, rng: np.random.Generator, spacing_mm: float, params: dict[str, Any]) -> LesionPatch:
         sampled = {
             "size_mm": 2 * rng.uniform(5.0, 20.0),
-            "strength": rng.uniform(0.3, 0.6),
+            "strength": rng.uniform(0.4, 0.8),
             "twist": rng.uniform(-0.3, 0.3),
             "n_spokes": int(rng.integers(5, 13)),
-            "spoke_gain": rng.uniform(0.5, 1.5),
-            "contrast": rng.uniform(0.03, 0.07),
+            "spoke_gain": rng.uniform(0.8, 2.0),
+            "contrast": rng.uniform(0.06, 0.12),
         }
         p = resolve_params(DistortionParams, sampled, params, kind=self.name)
         displacement, opacity = render_distortion(rng, spacing_mm, p)

@@ -164,7 +164,7 @@ class SpiculatedMass(LesionModel):
 
 
 class CircumscribedMass(LesionModel):
-    """Circumscribed mass (benign): smoother random-sphere body, no spicules."""
+    """Circumscribed mass (benign): smooth oval random-sphere body (sigma^2 0.08, lmax 2-3), no spicules."""
 
     name = "circumscribed-mass"
     malignant = False
@@ -173,8 +173,8 @@ class CircumscribedMass(LesionModel):
         sampled = {
             "size_mm": 2 * rng.uniform(2.5, 10.0),
             "contrast": rng.uniform(0.2, 0.4),
-            "sigma2": 0.1,
-            "lmax": int(rng.integers(3, MAX_DEGREE + 1)),
+            "sigma2": 0.08,
+            "lmax": int(rng.integers(2, 4)),
         }
         p = resolve_params(MassParams, sampled, params, kind=self.name)
         return render_mass(rng, spacing_mm, p, kind=self.name, malignant=self.malignant)
