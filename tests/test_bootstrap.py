@@ -97,6 +97,18 @@ def test_clustering_widens_the_interval_for_duplicated_images() -> None:
     assert naive.std_error == pytest.approx(base.std_error / 2, rel=0.15)
 
 
+def test_string_patient_ids_keep_leading_zeros_distinct() -> None:
+    y = np.array([1, 0, 1, 0, 0, 0])
+    s = np.array([0.9, 0.2, 0.4, 0.5, 0.1, 0.3])
+    ids = np.array(["00123", "00123", "0123", "0123", "7", "8"])  # 4 patients, 2 with a positive
+    reps = replicates(y, s, ["auc_roc"], groups=ids, n_resamples=50, seed=0)["auc_roc"]
+    ci = bootstrap_ci(y, s, groups=list(ids), n_resamples=50, seed=0)
+    assert ci.clustered and np.isfinite(reps).all()
+    assert ci.std_error == pytest.approx(np.std(reps, ddof=1))
+    with pytest.raises(ValueError, match="non-empty list"):
+        bootstrap_cis(y, s, [])
+
+
 def test_seeded_and_reproducible() -> None:
     y, s = _data(0)
     a, b = bootstrap_ci(y, s, seed=7, n_resamples=100), bootstrap_ci(y, s, seed=7, n_resamples=100)

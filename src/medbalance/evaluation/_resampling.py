@@ -97,5 +97,7 @@ def compute_bca_bounds(
     alpha = (1.0 - level) / 2.0
     z = norm.ppf([alpha, 1.0 - alpha])
     adjusted = norm.cdf(z0 + (z0 + z) / (1.0 - accel * (z0 + z)))
+    if not np.all(np.isfinite(adjusted)) or np.any(1.0 - accel * (z0 + z) <= 0):
+        return f"BCa adjustment is degenerate (acceleration {accel:.3g}); use the percentile interval"
     low, high = np.quantile(replicates, adjusted)
     return float(low), float(high)

@@ -93,6 +93,8 @@ def _prepare(
 
 
 def _check_metrics(metrics: Sequence[str | MetricFunction]) -> list[str | MetricFunction]:
+    if isinstance(metrics, str) or len(metrics) == 0:
+        raise ValueError(f"metrics must be a non-empty list of names or functions, got {metrics!r}.")
     checked: list[str | MetricFunction] = []
     for m in metrics:
         if isinstance(m, str):
