@@ -193,11 +193,12 @@ def test_custom_metric_function_loop() -> None:
         ({"method": "bcа"}, ConfigError, "Did you mean 'bca'"),
         ({"n_resamples": 5}, ValueError, "n_resamples must be an integer >= 10"),
         ({"groups": [1, 2]}, ValueError, "give one group id per case"),
+        ({"groups": ["p1"] * 19 + [""]}, ValueError, "1 empty patient/cluster id"),
         ({"seed": "x"}, ValueError, "seed must be"),
         ({"metric": 3}, ValueError, "a metric must be a name or a function"),
         ({"metric": "senstivity"}, ConfigError, "Did you mean 'sensitivity'"),
     ],
-    ids=["level", "method", "n-resamples", "groups", "seed", "metric-type", "metric-name"],
+    ids=["level", "method", "n-resamples", "groups", "blank-group", "seed", "metric-type", "metric-name"],
 )
 def test_bad_arguments_raise(kwargs: dict, error: type[Exception], match: str) -> None:
     y, s = _data(0, n=20)

@@ -111,7 +111,17 @@ def check_groups(groups: object, n: int) -> np.ndarray:
         raise ValueError(f"groups has {g.size} entries but there are {n} cases; give one group id per case.")
     if g.dtype.kind == "f" and np.isnan(g).any():
         raise ValueError("groups holds NaN; every case needs a patient/cluster id.")
-    _, codes = np.unique(g.astype(str) if g.dtype == object else g, return_inverse=True)
+    if g.dtype.kind in "OUS":
+        blank = np.array(
+            [v is None or (isinstance(v, float) and np.isnan(v)) or str(v).strip() == "" for v in g]
+        )
+        if blank.any():
+            raise ValueError(
+                f"groups holds {int(blank.sum())} empty patient/cluster id(s), first at index "
+                f"{int(np.flatnonzero(blank)[0])}; fill the ids, or pass groups=None to resample cases."
+            )
+        g = g.astype(str)
+    _, codes = np.unique(g, return_inverse=True)
     return codes.astype(np.int64)
 
 
