@@ -119,7 +119,8 @@ def project_random_sphere(
         sigma2: the relative variance the coefficients were drawn with.
         spacing_mm: output pixel spacing.
         bumps: optional (k, 5) rows ``(ux, uy, uz, height, width_rad)``: low-frequency
-            surface bumps multiplying the radius by ``1 + height * exp(-angle^2 / 2 width^2)``.
+            surface bumps multiplying the radius by ``1 + height * exp((cos(angle) - 1) / width^2)``
+            (about ``exp(-angle^2 / 2 width^2)`` near the bump's axis).
 
     Returns:
         (2h + 1, 2h + 1) float32 chord lengths in mm, centred on the lesion.
@@ -131,9 +132,11 @@ def project_random_sphere(
     radius, units, basis = _grid(n)
     surface = alpha_mm * np.exp(basis @ coefficients.astype(np.float32) - beta2 / 2)
     if bumps is not None and len(bumps):
-        cos_angle = np.clip(units @ bumps[:, :3].T.astype(np.float32), -1.0, 1.0)
-        angle2 = np.arccos(cos_angle) ** 2
-        surface = surface * np.prod(1 + bumps[:, 3] * np.exp(-angle2 / (2 * bumps[:, 4] ** 2)), axis=1)
+        # von Mises kernel exp((cos a - 1) / w^2), which is exp(-a^2 / 2 w^2) for small angles
+        table = bumps.astype(np.float32)
+        for ux, uy, uz, height, width in table:
+            cos_angle = units @ np.array([ux, uy, uz], dtype=np.float32)
+            surface = surface * (1 + height * np.exp((cos_angle - 1) / width**2))
     r_max = float(surface.max()) * 1.02
     voxel = 2 * r_max / n
     occupancy = np.clip((surface - radius * r_max) / voxel + 0.5, 0.0, 1.0)
