@@ -70,7 +70,9 @@ def test_unknown_labels_reported_with_rows_not_dropped(tmp_path: Path) -> None:
 def test_truncated_and_empty_and_constant_images(tmp_path: Path) -> None:
     m = _write_set(tmp_path, size=64)
     jpeg = tmp_path / "p05_CC.jpg"
-    Image.fromarray(np.random.default_rng(1).integers(0, 255, (64, 64), dtype=np.uint8)).save(jpeg, quality=95)
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (64, 64), dtype=np.uint8)).save(
+        jpeg, quality=95
+    )
     data = jpeg.read_bytes()
     jpeg.write_bytes(data[: len(data) // 2])
     (tmp_path / "p06_CC.png").write_bytes(b"")
