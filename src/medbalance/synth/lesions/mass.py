@@ -108,7 +108,7 @@ def render_mass(
     if p.n_spicules:
         k = p.n_spicules
         angles = rng.uniform(0.0, 2 * math.pi, k)
-        start = rng.uniform(0.6, 0.9, k) * _boundary_radius(body, angles)
+        start = rng.uniform(0.7, 1.0, k) * _boundary_radius(body, angles)
         roots = np.column_stack([-np.sin(angles) * start, np.cos(angles) * start])
         directions = angles + rng.normal(0.0, math.radians(20.0), k)
         tree = grow_spicules(
@@ -120,6 +120,7 @@ def render_mass(
             spacing_mm=spacing_mm,
             p_continue=p.p_continue,
             branch_angle_deg=p.branch_angle_deg,
+            taper=0.93,
             max_segments=p.max_segments,
         )
         n_segments = len(tree)
@@ -150,10 +151,10 @@ class SpiculatedMass(LesionModel):
             "contrast": rng.uniform(0.2, 0.4),
             "lmax": int(rng.integers(3, MAX_DEGREE + 1)),
             "n_bumps": int(rng.integers(0, 3)),
-            "n_spicules": int(rng.integers(8, 21)),
+            "n_spicules": int(rng.integers(15, 41)),
             "spicule_radius_mm": rng.uniform(0.15, 0.35),
             "spicule_length_mm": 0.0,  # set from the size below
-            "spicule_gain": rng.uniform(0.4, 0.8),
+            "spicule_gain": rng.uniform(0.3, 0.6),
             "max_segments": int(rng.integers(1000, 1401)),
         }
         length_factor = rng.uniform(0.06, 0.12)
