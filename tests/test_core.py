@@ -147,3 +147,14 @@ def test_manifest_unknown_labels_reported_with_lines() -> None:
 def test_manifest_requires_columns() -> None:
     with pytest.raises(DataError, match="missing required column"):
         Manifest(pd.DataFrame({"path": ["x"]}), classes=("a",))
+
+
+def test_atomic_write_gives_normal_permissions(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    target = tmp_path / "result.json"
+    atomic_write_text(target, "{}")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~mask

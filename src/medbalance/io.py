@@ -26,6 +26,17 @@ __all__ = [
 ]
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _make_readable(path: str) -> None:
+    # mkstemp creates 0600 files; a finished result gets the permissions open() would give.
+    os.chmod(path, 0o666 & ~_current_umask())
+
+
 @contextmanager
 def atomic_writer(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
     """Yield a temp file beside ``path``; on success fsync and rename it into place."""
@@ -37,6 +48,7 @@ def atomic_writer(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
+        _make_readable(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -64,6 +76,7 @@ def atomic_save(path: Path, save: Callable[[Path], None]) -> None:
         save(Path(tmp))
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
+        _make_readable(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
