@@ -1,7 +1,7 @@
 """Bad inputs of ../shared/BAD_INPUTS.md, end to end through the CLI and the library.
 
 Each test names its BAD_INPUTS row (``row13_...``); docs/bad-inputs.md maps every
-row to the tests that prove it. Tests marked ``xfail(strict=True)`` pin a bug
+row to the tests that prove it. Tests marked ``xfail(strict=True)`` would pin a bug
 found by the audit: they pass while the bug is there and fail (XPASS) once it
 is fixed, so whoever fixes it removes the marker.
 """
@@ -241,11 +241,6 @@ def test_row14_cli_validate_reports_unknown_labels_of_a_manifest(
     assert "'Benign '" in problem[0]["message"] and "'NA'" in problem[0]["message"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="load_manifest without --classes or a sidecar adopts every distinct label ('NA', 'Benign ') "
-    "as a class, so validate never reports them (csv adapter's check_labels is not applied)",
-)
 def test_row14_validate_without_declared_classes_still_flags_na_labels(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -435,12 +430,6 @@ def test_row20_few_positive_patients_warn_about_wide_intervals(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="split_manifest runs StratifiedGroupKFold with 20 folds for 0.7/0.15/0.15 and lets "
-    "scikit-learn's ValueError escape when every class has fewer than 20 images",
-)
 def test_row20_small_data_with_default_fractions_fails_cleanly(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -507,11 +496,6 @@ def test_row25_failing_data_run_exits_2_with_one_line(
     assert not (tmp_path / "out" / "manifest.csv").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="build_dataset calls prepare_output_dir before the adapter and the split run, so a "
-    "failing `medbalance data` leaves a created-but-empty output folder",
-)
 @pytest.mark.parametrize("case", list(_FAILING_DATA_RUNS), ids=list(_FAILING_DATA_RUNS))
 def test_row25_failing_data_run_leaves_no_output_folder(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str
@@ -520,11 +504,6 @@ def test_row25_failing_data_run_leaves_no_output_folder(
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="with --overwrite, build_dataset deletes the old results before the adapter runs; "
-    "when the adapter then fails, the old results are lost and nothing replaces them",
-)
 def test_row25_failing_overwrite_keeps_the_old_results(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -537,11 +516,6 @@ def test_row25_failing_overwrite_keeps_the_old_results(
     assert (out / "manifest.csv").is_file() and (out / "manifest.csv").read_text() == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=NotADirectoryError,
-    reason="prepare_output_dir calls iterdir() on an existing FILE given as --out",
-)
 def test_row25_output_path_that_is_a_file_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -751,11 +725,6 @@ def test_cli_errors_are_one_clean_line(
     assert match.format(tmp=tmp_path) in _error_line(err)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli.main catches click.ClickException, but typer 0.29 raises its vendored "
-    "typer._click exceptions: usage errors escape main() as tracebacks",
-)
 @pytest.mark.parametrize(
     "argv",
     [
@@ -774,11 +743,6 @@ def test_cli_usage_errors_exit_2_without_traceback(
     assert code == 2 and "error" in err.lower()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="`data --fractions a,b,c` calls float() on each share in cli/_data.py; ValueError escapes main()",
-)
 def test_cli_non_numeric_fractions_is_a_clean_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -21,8 +21,10 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
     "atomic_writer",
+    "check_output_dir",
     "file_sha256",
     "prepare_output_dir",
+    "replace_dir",
 ]
 
 
@@ -92,6 +94,39 @@ def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def check_output_dir(path: Path, *, overwrite: bool = False) -> Path:
+    """Refuse an output folder that holds old results, without touching it.
+
+    Raises:
+        MedbalanceError: ``path`` is a file, or a non-empty folder without ``overwrite``.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise MedbalanceError(f"output path {path} is a file, not a folder; choose a folder path.")
+    if path.exists() and any(path.iterdir()) and not overwrite:
+        raise MedbalanceError(
+            f"output folder {path} already exists and is not empty; "
+            "choose another folder or pass --overwrite to replace it."
+        )
+    return path
+
+
+def replace_dir(staging: Path, target: Path) -> None:
+    """Move a finished ``staging`` folder to ``target``, replacing what was there.
+
+    The old folder is only removed once the new one is complete, so a failed run
+    never loses earlier results.
+    """
+    staging, target = Path(staging), Path(target)
+    if target.exists():
+        retired = target.with_name(f".{target.name}.old-{os.getpid()}")
+        os.replace(target, retired)
+        os.replace(staging, target)
+        shutil.rmtree(retired, ignore_errors=True)
+    else:
+        os.replace(staging, target)
+
+
 def prepare_output_dir(path: Path, *, overwrite: bool = False) -> Path:
     """Create ``path`` for new results, refusing to mix with old ones.
 
@@ -100,6 +135,8 @@ def prepare_output_dir(path: Path, *, overwrite: bool = False) -> Path:
             or it cannot be written.
     """
     path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise MedbalanceError(f"output path {path} is a file, not a folder; choose a folder path.")
     if path.exists() and any(path.iterdir()):
         if not overwrite:
             raise MedbalanceError(

@@ -20,6 +20,33 @@ from medbalance.errors import MedbalanceError
 
 __all__ = ["app", "main"]
 
+
+def _click_exception_types() -> tuple[type[Exception], ...]:
+    """click's usage-error types, and those of the click copy newer typer vendors."""
+    types: list[type[Exception]] = [click.ClickException]
+    try:
+        from typer._click.exceptions import ClickException as VendoredClickException
+    except ImportError:  # typer releases that use click itself
+        pass
+    else:
+        types.append(VendoredClickException)
+    return tuple(types)
+
+
+def _abort_types() -> tuple[type[BaseException], ...]:
+    types: list[type[BaseException]] = [click.exceptions.Abort]
+    try:
+        from typer.exceptions import Abort as TyperAbort
+    except ImportError:
+        pass
+    else:
+        types.append(TyperAbort)
+    return tuple(types)
+
+
+_CLICK_ERRORS = _click_exception_types()
+_ABORTS = _abort_types()
+
 app = typer.Typer(
     name="medbalance",
     help="Train and evaluate medical image classifiers when the finding that matters is rare.",
@@ -64,10 +91,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        return int(exc.exit_code)
-    except click.exceptions.Abort:
+    except _CLICK_ERRORS as exc:
+        exc.show()  # type: ignore[attr-defined]
+        return int(exc.exit_code)  # type: ignore[attr-defined]
+    except _ABORTS:
         err.print("aborted")
         return 130
     except KeyboardInterrupt:

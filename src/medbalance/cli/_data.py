@@ -142,7 +142,12 @@ def data(
     given = {name: value for name, value in locals().items() if name in _ADAPTER_FLAGS}
     given["classes"] = _parse_list(classes)
     options = _adapter_options(adapter, given, option)
-    shares = [float(s) for s in _parse_list(fractions) or ()]
+    try:
+        shares = [float(s) for s in _parse_list(fractions) or ()]
+    except ValueError as exc:
+        raise ConfigError(
+            f"--fractions expects three numbers such as 0.7,0.15,0.15, got {fractions!r}."
+        ) from exc
     group = look_up_option(group_by, ("patient", "study", "image"), what="--group-by")
     with Progress(console=console, transient=True) as bar:
         task_id = bar.add_task("checking images", total=None)

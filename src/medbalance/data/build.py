@@ -7,6 +7,8 @@ grouped stratified split -> validation -> ``manifest.csv`` (+ sidecar),
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,10 +16,10 @@ from typing import Any
 
 import pandas as pd
 
-from medbalance.data.manifest import Manifest
+from medbalance.data.manifest import Manifest, load_manifest
 from medbalance.data.splits import GroupBy, assign_folds, split_counts, split_manifest
 from medbalance.data.validate import ValidationReport, validate_manifest
-from medbalance.io import atomic_write_text, prepare_output_dir
+from medbalance.io import atomic_write_text, check_output_dir, replace_dir
 
 __all__ = ["DatasetBuild", "build_dataset"]
 
@@ -68,15 +70,51 @@ def build_dataset(
         The manifest, where it was written, the split counts and the
         validation report. The manifest is written even when validation found
         errors, so the user can inspect it; ``report.ok`` says whether it is safe.
+        Everything is written into a staging folder beside ``out_dir`` that
+        replaces it only at the end: a failure leaves no folder behind and
+        never removes earlier results.
     """
+    out_dir = Path(out_dir)
+    check_output_dir(out_dir, overwrite=overwrite)
+    staging = out_dir.with_name(f".{out_dir.name}.staging-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        result = _build_into(
+            adapter, Path(source), staging, dict(options or {}), fractions, group_by, seed,
+            n_folds, resplit, check_images, progress,
+        )  # fmt: skip
+        replace_dir(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    path = out_dir / result.manifest_path.name
+    return DatasetBuild(
+        manifest=load_manifest(path),
+        manifest_path=path,
+        counts=result.counts,
+        report=result.report,
+    )
+
+
+def _build_into(
+    adapter: str,
+    source: Path,
+    out_dir: Path,
+    options: dict[str, Any],
+    fractions: Sequence[float],
+    group_by: GroupBy,
+    seed: int,
+    n_folds: int | None,
+    resplit: bool,
+    check_images: bool,
+    progress: Callable[[int, int], None] | None,
+) -> DatasetBuild:
     from medbalance.data.adapters import create_manifest
 
-    out_dir = Path(out_dir)
-    options = dict(options or {})
     if adapter == "medmnist":
         options.setdefault("image_dir", out_dir / "images")
-    prepare_output_dir(out_dir, overwrite=overwrite)
-    manifest = create_manifest(adapter, Path(source), **options)
+    manifest = create_manifest(adapter, source, **options)
     manifest = split_manifest(manifest, fractions=fractions, group_by=group_by, seed=seed, resplit=resplit)
     if n_folds:
         manifest = assign_folds(manifest, n_folds, group_by=group_by, seed=seed)

@@ -22,6 +22,7 @@ from medbalance.io import atomic_write_text
 __all__ = [
     "GROUP_COLUMNS",
     "ID_COLUMNS",
+    "MISSING_LOOKING_LABELS",
     "OPTIONAL_COLUMNS",
     "REQUIRED_COLUMNS",
     "SPLITS",
@@ -48,6 +49,19 @@ ID_COLUMNS: tuple[str, ...] = ("image_id", "patient_id", "study_id", "breast_id"
 GROUP_COLUMNS: tuple[str, ...] = ("patient_id", "study_id", "breast_id", "lesion_id", "image_id")
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 LATERALITIES: tuple[str, ...] = ("L", "R", "")
+#: Label values that look like a missing value, compared after strip().lower().
+MISSING_LOOKING_LABELS: frozenset[str] = frozenset({"", "na", "n/a", "nan", "none", "null", "-", "?"})
+
+
+def infer_classes(labels: Iterable[str]) -> list[str]:
+    """Sorted distinct labels, leaving out missing-looking or space-padded ones.
+
+    Those are left out of an inferred class list so validation reports them as
+    unknown labels with their line numbers instead of training a class "NA".
+    """
+    return sorted(
+        {lab for lab in labels if lab == lab.strip() and lab.strip().lower() not in MISSING_LOOKING_LABELS}
+    )
 
 
 def read_csv_as_strings(path: str | Path, **kwargs: object) -> pd.DataFrame:
@@ -247,7 +261,8 @@ def load_manifest(
     Args:
         path: the CSV file.
         classes: the ordered class list; overrides the sidecar. Without either,
-            the sorted distinct labels are used.
+            the sorted distinct labels are used, except missing-looking
+            ("NA", "None", ...) or space-padded ones, which stay unknown.
         positive_class: overrides the sidecar's positive class.
 
     Raises:
@@ -265,7 +280,7 @@ def load_manifest(
             raise DataError(f"{side}: not valid JSON ({exc}); delete it or fix it.") from exc
     chosen: list[str] = [str(c) for c in (classes or meta.get("classes") or [])]  # type: ignore[attr-defined]
     if not chosen and "label" in table.columns:
-        chosen = sorted({lab for lab in table["label"] if lab.strip()})
+        chosen = infer_classes(table["label"])
     return Manifest(
         table=table,
         classes=tuple(chosen),

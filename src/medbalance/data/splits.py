@@ -115,6 +115,13 @@ def split_manifest(
             f"only {n_groups} {group_by} group(s) for a split needing {n_folds} folds "
             f"(fractions {fractions}); add data or use coarser fractions such as 0.6,0.2,0.2."
         )
+    largest = int(np.bincount(labels).max())
+    if largest < n_folds:
+        raise DataError(
+            f"the split fractions {fractions} need {n_folds} internal folds, but the largest class "
+            f"has only {largest} image(s); use coarser fractions such as --fractions 0.6,0.2,0.2 "
+            "(5 folds) or add data."
+        )
     splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
     fold_of = np.empty(len(labels), dtype=np.int64)
     with warnings.catch_warnings():

@@ -14,7 +14,7 @@ from medbalance.data.adapters._common import (
     require_columns,
     shown,
 )
-from medbalance.data.manifest import STANDARD_COLUMNS, Manifest, read_csv_as_strings
+from medbalance.data.manifest import MISSING_LOOKING_LABELS, STANDARD_COLUMNS, Manifest, read_csv_as_strings
 from medbalance.errors import ConfigError, DataError
 
 __all__ = ["SPLIT_SPELLINGS", "check_labels", "create_csv_manifest"]
@@ -33,7 +33,6 @@ SPLIT_SPELLINGS: dict[str, str] = {
     "testing": "test",
 }
 _LATERALITY_SPELLINGS = {"": "", "L": "L", "R": "R", "LEFT": "L", "RIGHT": "R"}
-_MISSING_LOOKING = {"", "na", "n/a", "nan", "none", "null", "-", "?"}
 
 
 def check_labels(labels: pd.Series, classes: tuple[str, ...], *, source: object) -> tuple[str, ...]:
@@ -50,7 +49,7 @@ def check_labels(labels: pd.Series, classes: tuple[str, ...], *, source: object)
         map_values(list(labels), {c: c for c in classes}, what="label", source=source)
         return classes
     lines = pd.Series(range(2, len(labels) + 2), index=labels.index)
-    suspicious = labels[labels.str.strip().str.lower().isin(_MISSING_LOOKING)]
+    suspicious = labels[labels.str.strip().str.lower().isin(MISSING_LOOKING_LABELS)]
     if len(suspicious):
         items = [f"line {lines[i]} ({v!r})" for i, v in suspicious.items()]
         raise DataError(
