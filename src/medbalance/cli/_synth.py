@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-__all__ = ["insert", "register", "synth_app"]
+__all__ = ["gallery", "insert", "phantoms", "register", "synth_app"]
 
 synth_app = typer.Typer(
     name="synth",
@@ -53,7 +53,76 @@ def insert(
     typer.echo(json.dumps([r.to_dict() for r in records], indent=2))
 
 
+def phantoms(
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="New folder for images/*.png (16-bit) and manifest.csv."
+    ),
+    n_patients: int = typer.Option(100, help="Patients; each gives 4 images (L/R x CC/MLO)."),
+    prevalence: float = typer.Option(0.05, help="Share of malignant breasts (0.05 = 19:1)."),
+    size: int = typer.Option(128, help="Image side in pixels."),
+    spacing_mm: float | None = typer.Option(
+        None, help="Pixel spacing (default: 160 mm field of view / size)."
+    ),
+    domains: str = typer.Option("vendor-a,vendor-b", help="Vendors, comma-separated (vendor-a..vendor-d)."),
+    lesion_contrast: float = typer.Option(2.0, help="Scale of the lesion contrast; lower is harder."),
+    benign_finding_rate: float = typer.Option(
+        0.3, help="Share of non-malignant breasts with a benign finding."
+    ),
+    seed: int = typer.Option(0, help="The same seed writes the same pixels."),
+    overwrite: bool = typer.Option(False, help="Replace an existing output folder."),
+) -> None:
+    """Write a synthetic mammography data set (16-bit PNGs plus a manifest) with known labels."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from medbalance.cli._data import print_counts
+    from medbalance.data.splits import split_counts
+    from medbalance.synth.phantoms import PhantomConfig, generate_phantoms
+
+    config = PhantomConfig(
+        n_patients=n_patients,
+        prevalence=prevalence,
+        size=size,
+        spacing_mm=spacing_mm,
+        domains=tuple(d.strip() for d in domains.split(",") if d.strip()),
+        lesion_contrast=lesion_contrast,
+        benign_finding_rate=benign_finding_rate,
+        seed=seed,
+    )
+    console = Console()
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("rendering phantoms", total=4 * n_patients)
+        result = generate_phantoms(
+            config,
+            out_dir=out,
+            overwrite=overwrite,
+            progress=lambda done, _: bar.update(task, completed=done),
+        )
+    print_counts(split_counts(result.manifest), title="Phantom images per class")
+    table = result.manifest.table
+    console.print(f"domains: {dict(table['domain'].value_counts().sort_index())}")
+    console.print(f"wrote {out / 'manifest.csv'} ({len(table)} images, {config.pixel_spacing_mm:.3g} mm/px)")
+
+
+def gallery(
+    out: Path = typer.Option(..., "--out", "-o", help="The contact sheet PNG to write."),
+    mini_mias: Path | None = typer.Option(
+        None, help="mini-MIAS folder for lesions in real films (default: shared/data/mini-mias if found)."
+    ),
+    seed: int = typer.Option(0, help="Picks phantoms, films and lesions."),
+    size: int = typer.Option(256, help="Phantom size in pixels."),
+) -> None:
+    """Write a contact sheet of phantoms and of each lesion kind inserted into real normal films."""
+    from medbalance.synth.gallery import find_mini_mias, write_gallery
+
+    folder = mini_mias or find_mini_mias()
+    path = write_gallery(out, mini_mias=folder, seed=seed, size=size)
+    typer.echo(f"wrote {path}" + ("" if folder else " (phantoms only: no mini-MIAS folder found)"))
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``synth`` sub-app and its commands to ``app``."""
     synth_app.command("insert")(insert)
+    synth_app.command("phantoms")(phantoms)
+    synth_app.command("gallery")(gallery)
     app.add_typer(synth_app, name="synth")

@@ -1,0 +1,345 @@
+"""Synthetic mammography phantoms: medbalance's embedded default data set.
+
+A deterministic generator of mammograms with known labels, so the main job runs
+on a fresh machine with no download, and tests have images with real structure.
+Each patient has two breasts (L, R) imaged in two views (CC, MLO); a breast is
+malignant (spiculated mass, malignant calcification cluster or architectural
+distortion, seen in both views) or not (normal, or a benign circumscribed mass
+or coarse calcifications: a model must not learn "any lesion = malignant").
+Patients come from acquisition domains (vendors) that differ in response,
+noise, blur and contrast, for out-of-distribution tests.
+
+Example:
+    >>> config = PhantomConfig(n_patients=50, prevalence=0.05, size=128, seed=0)
+    >>> phantoms = generate_phantoms(config)             # in memory
+    >>> phantoms.manifest.class_counts()                 # doctest: +SKIP
+    {'non-malignant': 380, 'malignant': 20}
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from medbalance.data.manifest import Manifest
+from medbalance.errors import ConfigError, DataError
+from medbalance.io import atomic_save, check_output_dir, replace_dir
+from medbalance.registry import look_up_option
+from medbalance.synth._anatomy import DENSITY_FRACTIONS, Anatomy, draw_anatomy
+from medbalance.synth._domains import DOMAINS, acquire
+from medbalance.synth.insertion import LesionRecord, insert_lesion
+
+__all__ = [
+    "BENIGN_KINDS",
+    "CLASSES",
+    "MALIGNANT_KINDS",
+    "PhantomConfig",
+    "PhantomSet",
+    "generate_phantoms",
+    "list_domains",
+    "prevalence_from_ratio",
+]
+
+CLASSES = ("non-malignant", "malignant")
+MALIGNANT_KINDS = ("mass", "calcification", "distortion")
+BENIGN_KINDS = ("circumscribed-mass", "coarse-calcification")
+#: The lesion models' native contrast ranges; ``lesion_contrast`` scales them.
+_CONTRAST = {
+    "mass": ("contrast", 0.2, 0.4, 0.95),
+    "circumscribed-mass": ("contrast", 0.2, 0.4, 0.95),
+    "calcification": ("contrast", 0.4, 0.7, 0.99),
+    "coarse-calcification": ("contrast", 0.4, 0.7, 0.99),
+    "distortion": ("strength", 0.4, 0.8, 1.0),
+}
+#: Physical height of the field of view used to derive the default spacing.
+FIELD_OF_VIEW_MM = 160.0
+
+
+def prevalence_from_ratio(ratio: float) -> float:
+    """Prevalence of the minority for a majority:minority ratio (19 -> 0.05)."""
+    if ratio <= 0:
+        raise ConfigError(f"imbalance ratio must be positive, got {ratio}.")
+    return 1.0 / (1.0 + ratio)
+
+
+def list_domains() -> list[str]:
+    """Names of the acquisition domains (vendors)."""
+    return sorted(DOMAINS)
+
+
+@dataclass(frozen=True)
+class PhantomConfig:
+    """What phantom data set to generate.
+
+    Attributes:
+        n_patients: patients; each gives 4 images (L/R x CC/MLO).
+        prevalence: share of malignant BREASTS, strictly between 0 and 1
+            (0.05 is 19:1; see :func:`prevalence_from_ratio`).
+        size: side of the square images in pixels.
+        spacing_mm: pixel spacing; default: a 160 mm field of view over ``size``.
+        domains: acquisition vendors, assigned to patients in turn.
+        lesion_contrast: scale of the lesion models' native contrast (1.0);
+            lower is harder. The default was chosen so a small CNN reaches an
+            AUC well above chance but below 1 (docs/phantoms.md).
+        benign_finding_rate: share of non-malignant breasts with a benign finding.
+        density_mix: shares of BI-RADS density A, B, C, D.
+        seed: the same seed gives the same pixels, bit for bit.
+    """
+
+    n_patients: int = 100
+    prevalence: float = 0.05
+    size: int = 128
+    spacing_mm: float | None = None
+    domains: tuple[str, ...] = ("vendor-a", "vendor-b")
+    lesion_contrast: float = 2.0
+    benign_finding_rate: float = 0.3
+    density_mix: tuple[float, float, float, float] = (0.1, 0.4, 0.4, 0.1)
+    seed: int = 0
+    _resolved_spacing: float = field(init=False, repr=False, default=0.0)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.n_patients, bool) or not isinstance(self.n_patients, int) or self.n_patients < 1:
+            raise ConfigError(f"n_patients must be a positive integer, got {self.n_patients!r}.")
+        if not 0.0 < float(self.prevalence) < 1.0:
+            raise ConfigError(
+                f"prevalence must lie strictly between 0 and 1 (e.g. 0.05 for 19:1), got {self.prevalence}."
+            )
+        if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 32:
+            raise ConfigError(f"size must be an integer of at least 32 pixels, got {self.size!r}.")
+        if self.spacing_mm is not None and not (math.isfinite(self.spacing_mm) and self.spacing_mm > 0):
+            raise ConfigError(f"spacing_mm must be a positive number of millimetres, got {self.spacing_mm}.")
+        if not self.domains:
+            raise ConfigError("domains must name at least one vendor, e.g. vendor-a.")
+        for name in self.domains:
+            look_up_option(name, DOMAINS, what="phantom domain")
+        if not 0.0 < self.lesion_contrast <= 5.0:
+            raise ConfigError(f"lesion_contrast must lie in (0, 5], got {self.lesion_contrast}.")
+        if not 0.0 <= self.benign_finding_rate <= 1.0:
+            raise ConfigError(f"benign_finding_rate must lie in [0, 1], got {self.benign_finding_rate}.")
+        mix = np.asarray(self.density_mix, dtype=float)
+        if mix.shape != (4,) or (mix < 0).any() or not math.isclose(mix.sum(), 1.0, abs_tol=1e-6):
+            raise ConfigError(
+                f"density_mix must be 4 non-negative shares summing to 1, got {self.density_mix}."
+            )
+        spacing = self.spacing_mm if self.spacing_mm is not None else FIELD_OF_VIEW_MM / self.size
+        object.__setattr__(self, "_resolved_spacing", float(spacing))
+
+    @property
+    def pixel_spacing_mm(self) -> float:
+        """The spacing in use (given, or derived from the field of view)."""
+        return self._resolved_spacing
+
+
+@dataclass(frozen=True)
+class PhantomSet:
+    """A generated data set: its manifest and, in memory, its images.
+
+    Attributes:
+        manifest: one row per image (label, patient, breast, view, laterality,
+            domain, spacing, density, finding, lesion records).
+        images: image_id -> float32 (H, W) in [0, 1]; empty when written to disk.
+    """
+
+    manifest: Manifest
+    images: dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class _Breast:
+    patient: str
+    laterality: str
+    domain: str
+    density: str
+    findings: tuple[str, ...]
+    malignant: bool
+    seed: int
+
+
+def _plan(config: PhantomConfig, rng: np.random.Generator) -> list[_Breast]:
+    """Labels, findings, density and vendor per breast, with exact malignant counts."""
+    n_breasts = 2 * config.n_patients
+    n_malignant = min(n_breasts - 1, max(1, round(config.prevalence * n_breasts)))
+    malignant = np.zeros(n_breasts, dtype=bool)
+    malignant[rng.choice(n_breasts, size=n_malignant, replace=False)] = True
+    densities = rng.choice(list(DENSITY_FRACTIONS), size=n_breasts, p=list(config.density_mix))
+    plan = []
+    for index in range(n_breasts):
+        patient = index // 2
+        if malignant[index]:
+            findings: tuple[str, ...] = (str(rng.choice(MALIGNANT_KINDS)),)
+        elif rng.random() < config.benign_finding_rate:
+            findings = (str(rng.choice(BENIGN_KINDS)),)
+        else:
+            findings = ()
+        plan.append(
+            _Breast(
+                patient=f"P{patient:04d}",
+                laterality="L" if index % 2 == 0 else "R",
+                domain=config.domains[patient % len(config.domains)],
+                density=str(densities[patient * 2]),  # both breasts of a patient share a density
+                findings=findings,
+                malignant=bool(malignant[index]),
+                seed=int(rng.integers(2**31)),
+            )
+        )
+    return plan
+
+
+def _lesion_params(kind: str, config: PhantomConfig, rng: np.random.Generator) -> dict[str, Any]:
+    name, low, high, cap = _CONTRAST[kind]
+    return {name: float(min(cap, rng.uniform(low, high) * config.lesion_contrast))}
+
+
+def _render_view(breast: _Breast, view: str, config: PhantomConfig) -> tuple[np.ndarray, list[LesionRecord]]:
+    """One image of one breast; the finding keeps its relative place and shape across views."""
+    spacing = config.pixel_spacing_mm
+    view_rng = np.random.default_rng([breast.seed, 0 if view == "CC" else 1])
+    anatomy = draw_anatomy(view, breast.density, config.size, spacing, view_rng)  # type: ignore[arg-type]
+    image = anatomy.image
+    records: list[LesionRecord] = []
+    finding_rng = np.random.default_rng([breast.seed, 7])
+    for kind in breast.findings:
+        params = _lesion_params(kind, config, finding_rng)
+        depth, height = finding_rng.uniform(0.25, 0.6), finding_rng.uniform(0.3, 0.7)
+        centre = _place(anatomy.breast & ~anatomy.pectoral, depth, height)
+        try:
+            image, record = _insert(image, anatomy, kind, spacing, breast.seed, centre, params)
+        except DataError:
+            # The relative position has no room in this view: let the model choose a spot that fits.
+            image, record = _insert(image, anatomy, kind, spacing, breast.seed, None, params)
+        records.append(record)
+    acquired = acquire(image, anatomy.breast, DOMAINS[breast.domain], spacing, view_rng)
+    if breast.laterality == "R":
+        acquired = acquired[:, ::-1].copy()  # right breasts: chest wall on the right edge
+        records = [
+            LesionRecord(
+                r.kind, (r.center[0], config.size - 1 - r.center[1]), r.size_mm, r.malignant, r.params
+            )
+            for r in records
+        ]
+    return acquired, records
+
+
+def _insert(
+    image: np.ndarray,
+    anatomy: Anatomy,
+    kind: str,
+    spacing: float,
+    seed: int,
+    centre: tuple[int, int] | None,
+    params: dict[str, Any],
+) -> tuple[np.ndarray, LesionRecord]:
+    return insert_lesion(
+        image,
+        anatomy.breast,
+        kind=kind,
+        spacing_mm=spacing,
+        rng=np.random.default_rng([seed, 11]),
+        center=centre,
+        exclude_mask=anatomy.pectoral,
+        **params,
+    )
+
+
+def _place(region: np.ndarray, depth: float, height: float) -> tuple[int, int] | None:
+    """The region pixel nearest to a relative (depth from chest wall, height) position."""
+    rows, cols = np.nonzero(region)
+    if rows.size == 0:
+        return None
+    target_c = cols.min() + depth * (cols.max() - cols.min())
+    target_r = rows.min() + height * (rows.max() - rows.min())
+    best = int(np.argmin((rows - target_r) ** 2 + (cols - target_c) ** 2))
+    return int(rows[best]), int(cols[best])
+
+
+def generate_phantoms(
+    config: PhantomConfig,
+    *,
+    out_dir: Path | None = None,
+    overwrite: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> PhantomSet:
+    """Generate a phantom data set, in memory or as 16-bit PNGs plus ``manifest.csv``.
+
+    Args:
+        config: what to generate.
+        out_dir: when given, images go to ``out_dir/images/*.png`` (uint16) and the
+            manifest to ``out_dir/manifest.csv``; the folder must be new or empty
+            unless ``overwrite``; it appears only once complete.
+        overwrite: replace an existing ``out_dir``.
+        progress: called with (done, total) images.
+
+    Returns:
+        The manifest and, in memory, the images (empty dict when written to disk).
+    """
+    staging = None
+    if out_dir is not None:
+        out_dir = Path(out_dir)
+        check_output_dir(out_dir, overwrite=overwrite)
+        staging = out_dir.with_name(f".{out_dir.name}.staging")
+        if staging.exists():
+            import shutil
+
+            shutil.rmtree(staging)
+        (staging / "images").mkdir(parents=True)
+    rng = np.random.default_rng(config.seed)
+    plan = _plan(config, rng)
+    rows: list[dict[str, str]] = []
+    images: dict[str, np.ndarray] = {}
+    total = 2 * len(plan)
+    for index, breast in enumerate(plan):
+        for view in ("CC", "MLO"):
+            image, records = _render_view(breast, view, config)
+            image_id = f"{breast.patient}_{breast.laterality}_{view}"
+            path = f"images/{image_id}.png"
+            if staging is not None:
+                _save_png16(staging / path, image)
+            else:
+                images[image_id] = image
+            rows.append(
+                {
+                    "image_id": image_id,
+                    "path": path,
+                    "label": CLASSES[int(breast.malignant)],
+                    "patient_id": breast.patient,
+                    "breast_id": f"{breast.patient}_{breast.laterality}",
+                    "view": view,
+                    "laterality": breast.laterality,
+                    "domain": breast.domain,
+                    "pixel_spacing_mm": f"{config.pixel_spacing_mm:.6g}",
+                    "density": breast.density,
+                    "finding": ";".join(breast.findings) or "none",
+                    "lesions": json.dumps([r.to_dict() for r in records]),
+                }
+            )
+            if progress is not None:
+                progress(2 * index + (view == "MLO") + 1, total)
+    root = staging if staging is not None else Path.cwd()
+    manifest = Manifest(
+        pd.DataFrame(rows),
+        classes=CLASSES,
+        root=root,
+        positive_class="malignant",
+        task="malignancy",
+        source=f"phantoms(seed={config.seed})",
+    )
+    if staging is None or out_dir is None:
+        return PhantomSet(manifest=manifest, images=images)
+    manifest.save(staging / "manifest.csv")
+    replace_dir(staging, out_dir)
+    from medbalance.data.manifest import load_manifest
+
+    return PhantomSet(manifest=load_manifest(out_dir / "manifest.csv"), images={})
+
+
+def _save_png16(path: Path, image: np.ndarray) -> None:
+    pixels = np.round(np.clip(image, 0.0, 1.0) * 65535).astype(np.uint16)
+    atomic_save(path, lambda tmp: Image.fromarray(pixels).save(tmp, format="PNG"))

@@ -1,0 +1,202 @@
+"""Phantom mammograms: labels, anatomy, laterality, domains, determinism, bad parameters."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from medbalance.cli import main
+from medbalance.data.manifest import load_manifest
+from medbalance.data.orientation import chest_wall_side
+from medbalance.data.readers import read_image
+from medbalance.errors import ConfigError
+from medbalance.synth._anatomy import draw_anatomy
+from medbalance.synth.phantoms import PhantomConfig, generate_phantoms, prevalence_from_ratio
+
+SMALL = {"n_patients": 10, "size": 64}
+
+
+@pytest.fixture(scope="module")
+def phantoms():  # type: ignore[no-untyped-def]
+    return generate_phantoms(PhantomConfig(n_patients=20, size=64, prevalence=0.1, seed=3))
+
+
+def test_same_seed_same_pixels_other_seed_differs() -> None:
+    a = generate_phantoms(PhantomConfig(**SMALL, seed=5))
+    b = generate_phantoms(PhantomConfig(**SMALL, seed=5))
+    c = generate_phantoms(PhantomConfig(**SMALL, seed=6))
+    assert all(np.array_equal(a.images[k], b.images[k]) for k in a.images)
+    assert a.manifest.table.equals(b.manifest.table)
+    assert not all(np.array_equal(a.images[k], c.images[k]) for k in a.images)
+
+
+@pytest.mark.parametrize(
+    ("n_patients", "prevalence"), [(50, 0.05), (30, 0.2), (10, 1 / 3.2)], ids=["19:1", "4:1", "2.2:1"]
+)
+def test_malignant_breasts_match_the_requested_prevalence(n_patients: int, prevalence: float) -> None:
+    table = generate_phantoms(
+        PhantomConfig(n_patients=n_patients, size=32, prevalence=prevalence)
+    ).manifest.table
+    malignant_breasts = table.loc[table["label"] == "malignant", "breast_id"].nunique()
+    assert malignant_breasts == round(prevalence * 2 * n_patients)
+    # Both views of a breast carry its label.
+    assert (table.groupby("breast_id")["label"].nunique() == 1).all()
+
+
+def test_four_images_per_patient_with_mirrored_laterality(phantoms) -> None:  # type: ignore[no-untyped-def]
+    table = phantoms.manifest.table
+    per_patient = table.groupby("patient_id").agg(
+        n=("image_id", "size"), views=("view", set), sides=("laterality", set)
+    )
+    assert (per_patient["n"] == 4).all()
+    assert all(v == {"CC", "MLO"} for v in per_patient["views"])
+    assert all(s == {"L", "R"} for s in per_patient["sides"])
+    for image_id, side in zip(table["image_id"], table["laterality"], strict=True):
+        expected = "left" if side == "L" else "right"
+        assert chest_wall_side(phantoms.images[image_id]) == expected, image_id
+
+
+def test_background_is_zero_and_breast_is_not(phantoms) -> None:  # type: ignore[no-untyped-def]
+    for image in phantoms.images.values():
+        assert image.dtype == np.float32 and image.min() >= 0 and image.max() <= 1
+        assert (image == 0).mean() > 0.1  # background present
+        assert (image > 0).mean() > 0.2  # a breast present
+
+
+def test_benign_findings_exist_and_are_not_malignant(phantoms) -> None:  # type: ignore[no-untyped-def]
+    table = phantoms.manifest.table
+    benign = table[table["finding"].isin(["circumscribed-mass", "coarse-calcification"])]
+    assert len(benign) > 0 and (benign["label"] == "non-malignant").all()
+    malignant = table[table["label"] == "malignant"]
+    assert malignant["finding"].isin(["mass", "calcification", "distortion"]).all()
+
+
+def test_lesions_lie_in_the_breast_never_on_the_pectoral_muscle() -> None:
+    config = PhantomConfig(n_patients=12, size=96, prevalence=0.4, benign_finding_rate=1.0, seed=1)
+    phantoms = generate_phantoms(config)
+    table = phantoms.manifest.table
+    checked = 0
+    for row in table.itertuples():
+        for lesion in json.loads(row.lesions):
+            r, c = lesion["center"]
+            image = phantoms.images[row.image_id]
+            assert image[r, c] > 0, f"{row.image_id}: lesion centre in the background"
+            if row.view == "MLO":
+                # The pectoral triangle hugs the chest-wall top corner; its pixels are the brightest plateau.
+                col_from_wall = c if row.laterality == "L" else config.size - 1 - c
+                assert not (r < 0.2 * config.size and col_from_wall < 0.1 * config.size)
+            checked += 1
+    assert checked > 10
+
+
+def test_density_d_has_more_dense_tissue_than_a() -> None:
+    rng = np.random.default_rng(0)
+    fractions = {}
+    for density in ("A", "D"):
+        values = []
+        for _ in range(6):
+            anatomy = draw_anatomy("CC", density, 96, 1.5, rng)
+            inner = anatomy.breast & ~anatomy.pectoral
+            values.append(float((anatomy.glandular[inner] > 0.5).mean()))
+        fractions[density] = np.mean(values)
+    assert fractions["D"] > fractions["A"] + 0.4
+
+
+def test_domains_differ_in_intensity_statistics() -> None:
+    stats = {}
+    for domain in ("vendor-a", "vendor-d"):
+        phantoms = generate_phantoms(PhantomConfig(n_patients=4, size=64, domains=(domain,), seed=2))
+        pixels = np.concatenate([im[im > 0] for im in phantoms.images.values()])
+        stats[domain] = (pixels.mean(), pixels.std())
+    assert (
+        abs(stats["vendor-a"][0] - stats["vendor-d"][0]) > 0.02
+        or abs(stats["vendor-a"][1] - stats["vendor-d"][1]) > 0.02
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"size": -5}, "size must be an integer of at least 32"),
+        ({"prevalence": 0.0}, "strictly between 0 and 1"),
+        ({"prevalence": 1.0}, "strictly between 0 and 1"),
+        ({"prevalence": 1.5}, "strictly between 0 and 1"),
+        ({"spacing_mm": 0.0}, "spacing_mm must be a positive"),
+        ({"domains": ("vendor-z",)}, "(?i)did you mean"),
+        ({"n_patients": 0}, "n_patients must be a positive"),
+        ({"density_mix": (0.5, 0.5, 0.5, 0.5)}, "density_mix"),
+    ],
+    ids=[
+        "negative-size",
+        "prevalence-0",
+        "prevalence-1",
+        "prevalence-1.5",
+        "spacing-0",
+        "unknown-domain",
+        "no-patients",
+        "density-mix",
+    ],
+)
+def test_bad_parameters_raise_clear_errors(kwargs: dict, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        PhantomConfig(**kwargs)
+
+
+def test_prevalence_from_ratio() -> None:
+    assert prevalence_from_ratio(19) == pytest.approx(0.05)
+    with pytest.raises(ConfigError, match="positive"):
+        prevalence_from_ratio(0)
+
+
+def test_written_set_is_16_bit_and_reads_back(tmp_path: Path) -> None:
+    out = tmp_path / "phantoms"
+    written = generate_phantoms(PhantomConfig(**SMALL, seed=4), out_dir=out)
+    assert written.images == {}
+    manifest = load_manifest(out / "manifest.csv")
+    memory = generate_phantoms(PhantomConfig(**SMALL, seed=4))
+    assert list(manifest.table["label"]) == list(memory.manifest.table["label"])
+    assert manifest.positive == "malignant" and manifest.task == "malignancy"
+    image = read_image(manifest.paths()[0])
+    assert image.pixels.dtype == np.uint16 and len(np.unique(image.pixels)) > 256
+    np.testing.assert_allclose(image.to_float(), memory.images[manifest.table["image_id"][0]], atol=1 / 65535)
+    with pytest.raises(Exception, match="--overwrite"):
+        generate_phantoms(PhantomConfig(**SMALL), out_dir=out)
+
+
+def test_cli_synth_phantoms_end_to_end(tmp_path: Path) -> None:
+    out = tmp_path / "cli"
+    code = main(
+        [
+            "synth",
+            "phantoms",
+            "--out",
+            str(out),
+            "--n-patients",
+            "6",
+            "--size",
+            "48",
+            "--prevalence",
+            "0.25",
+            "--domains",
+            "vendor-a,vendor-c",
+        ]
+    )
+    assert code == 0
+    manifest = load_manifest(out / "manifest.csv")
+    assert len(manifest) == 24 and set(manifest.table["domain"]) == {"vendor-a", "vendor-c"}
+    assert main(["validate", str(out / "manifest.csv"), "--folds", "2"]) in (0, 1)
+    assert main(["synth", "phantoms", "--out", str(out), "--prevalence", "1.5"]) == 2
+
+
+def test_cli_gallery_writes_png(tmp_path: Path, mini_mias_dir: Path) -> None:
+    from PIL import Image
+
+    out = tmp_path / "gallery.png"
+    assert (
+        main(["synth", "gallery", "--out", str(out), "--mini-mias", str(mini_mias_dir), "--size", "64"]) == 0
+    )
+    with Image.open(out) as image:
+        assert image.size[0] > 600 and image.size[1] > 600
