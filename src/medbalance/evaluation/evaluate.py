@@ -1,0 +1,285 @@
+"""``evaluate_run``: a run folder's predictions -> metrics.json, operating_points.csv, figures.
+
+Steps, each a tested function of this package:
+
+1. read and check ``summary.json`` and the predictions files (:mod:`.run_folder`);
+2. aggregate validation and test predictions to the chosen level (:mod:`.aggregation`);
+3. binary runs: threshold-free metrics with patient-clustered bootstrap and
+   DeLong intervals; every threshold rule chosen on VALIDATION and applied to
+   TEST with intervals and a did-the-target-hold check; PPV/NPV/cost at the
+   test and the stated deployment prevalences; calibration before and after
+   temperature/Platt/isotonic fitted on validation; the overconfidence check;
+   prior correction and the Saerens EM prevalence estimate; decision curves;
+   per-domain results when the test set has several domains;
+   multi-class runs: metrics with intervals for the arg-max and for post-hoc
+   logit adjustment chosen on validation, top-label calibration before and after
+   temperature scaling, the overconfidence check;
+4. write everything to a staging folder and move it into place at the end, so
+   a failure leaves no half-written output folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from medbalance.config import config_to_dict
+from medbalance.errors import ConfigError
+from medbalance.evaluation._evaluate_binary import (
+    BinaryData,
+    evaluate_binary_domains,
+    evaluate_binary_operating_points,
+    evaluate_binary_ranking,
+)
+from medbalance.evaluation._evaluate_calibration import evaluate_binary_calibration, write_binary_figures
+from medbalance.evaluation._evaluate_common import Section, parse_rule_spec, patient_groups
+from medbalance.evaluation._evaluate_multiclass import evaluate_multiclass
+from medbalance.evaluation.aggregation import AggregatedPredictions, aggregate_predictions
+from medbalance.evaluation.run_folder import RunPredictions, load_run_predictions, resolve_training_prior
+from medbalance.io import atomic_write_text, check_output_dir, replace_dir
+
+__all__ = ["EvaluateConfig", "EvaluationResult", "evaluate_run"]
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    """How to evaluate a run.
+
+    Attributes:
+        level: aggregation level: "image", "breast", "lesion" or "patient".
+        aggregate: "mean" (Walsh & Tardy average CC and MLO) or "max".
+        rules: threshold rules, "name" or "name:value" (fixed:0.3, target-sensitivity:0.9, min-cost:10).
+        cost_ratio: cost of a false negative / false positive; adds rule min-cost and expected costs.
+        prevalence: prevalence for the min-cost rule (default: the validation prevalence).
+        deployment_prevalences: prevalences for the PPV/NPV/cost table (the test prevalence is always added).
+        n_bootstrap: bootstrap resamples for every interval and band.
+        ci_level: confidence level.
+        ci_method: "percentile" or "bca" for the binary metric intervals.
+        seed: seed of every resampling.
+        calibration_bins: bins of the ECE.
+        training_prior: prior the probabilities were learned under: "auto" (balanced if the
+            strategy rebalances, else the training shares), "balanced" or "counts".
+        on_label_conflict: "error" or "max" for aggregated groups with different labels.
+        out_dir: output folder (default RUN_DIR/evaluation).
+        overwrite: replace an existing, non-empty output folder.
+        figures: write the PNG figures.
+    """
+
+    level: Literal["image", "breast", "lesion", "patient"] = "image"
+    aggregate: Literal["mean", "max"] = "mean"
+    rules: tuple[str, ...] = ("fixed", "youden", "target-sensitivity:0.9")
+    cost_ratio: float | None = None
+    prevalence: float | None = None
+    deployment_prevalences: tuple[float, ...] = ()
+    n_bootstrap: int = 1000
+    ci_level: float = 0.95
+    ci_method: Literal["percentile", "bca"] = "percentile"
+    seed: int = 0
+    calibration_bins: int = 15
+    training_prior: Literal["auto", "balanced", "counts"] = "auto"
+    on_label_conflict: Literal["error", "max"] = "error"
+    out_dir: str | None = None
+    overwrite: bool = False
+    figures: bool = True
+
+    def resolved_rules(self) -> tuple[str, ...]:
+        """The rules, checked, with min-cost added when a cost ratio is given."""
+        rules = tuple(self.rules)
+        if not rules:
+            raise ConfigError("no threshold rule given; pass at least one, e.g. --rule youden.")
+        names = [parse_rule_spec(r, cost_ratio=self.cost_ratio, prevalence=self.prevalence)[0] for r in rules]
+        if self.cost_ratio is not None and "min-cost" not in names:
+            rules += ("min-cost",)
+        return rules
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    """What ``evaluate_run`` wrote and found.
+
+    Attributes:
+        out_dir: the output folder.
+        task: "binary" or "multiclass".
+        level: aggregation level.
+        metrics: the content of metrics.json.
+        operating_points: the content of operating_points.csv.
+        figures: the PNGs written.
+        warnings: things a reader must not miss (overconfidence, unmet targets, undefined rules).
+        summary_rows: (label, text) pairs for a one-screen summary.
+    """
+
+    out_dir: Path
+    task: str
+    level: str
+    metrics: dict[str, Any]
+    operating_points: pd.DataFrame
+    figures: tuple[Path, ...] = ()
+    warnings: tuple[str, ...] = ()
+    summary_rows: tuple[tuple[str, str], ...] = field(default=())
+
+
+def _check_config(config: EvaluateConfig) -> EvaluateConfig:
+    if (
+        isinstance(config.n_bootstrap, bool)
+        or not isinstance(config.n_bootstrap, int)
+        or config.n_bootstrap < 10
+    ):
+        raise ConfigError(
+            f"n_bootstrap must be an integer >= 10 (1000 is the default), got {config.n_bootstrap!r}."
+        )
+    for p in config.deployment_prevalences:
+        if not (isinstance(p, int | float) and 0.0 < p < 1.0):
+            raise ConfigError(f"deployment prevalences must lie strictly between 0 and 1, got {p!r}.")
+    if config.cost_ratio is not None and not config.cost_ratio > 0:
+        raise ConfigError(
+            f"cost_ratio must be > 0 (cost of a false negative / false positive), got {config.cost_ratio!r}."
+        )
+    return config
+
+
+def _aggregate(run: RunPredictions, table: pd.DataFrame, config: EvaluateConfig) -> AggregatedPredictions:
+    return aggregate_predictions(
+        table, classes=run.classes, level=config.level, method=config.aggregate,
+        positive_class=run.positive_class, on_conflict=config.on_label_conflict,
+    )  # fmt: skip
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.integer | np.floating | np.bool_):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def _binary(run: RunPredictions, val: AggregatedPredictions, test: AggregatedPredictions, config: EvaluateConfig,
+            section: Section, fig_dir: Path, groups: np.ndarray | None) -> None:  # fmt: skip
+    pos = run.classes.index(str(run.positive_class))
+    data = BinaryData(
+        (val.labels == pos).astype(int), val.proba[:, pos], (test.labels == pos).astype(int), test.proba[:, pos],
+        groups, test.table["domain"].astype(str).to_numpy(), test.level,
+    )  # fmt: skip
+    classes = (run.classes[1 - pos], run.classes[pos])
+    evaluate_binary_ranking(data, config, section)
+    points = evaluate_binary_operating_points(data, config, section)
+    evaluate_binary_domains(data, points, config, section)
+    prior, why = resolve_training_prior(run, config.training_prior)
+    if prior is not None:
+        prior = np.array([prior[1 - pos], prior[pos]])
+    counts = run.training_class_counts
+    target = None if not counts else counts[run.positive_class] / max(1, sum(counts.values()))  # type: ignore[index]
+    extras = evaluate_binary_calibration(
+        data, config, section, classes=classes, prior=prior, prior_reason=why,
+        target_prevalence=target if target is not None and 0 < target < 1 else None,
+    )  # fmt: skip
+    if config.figures:
+        write_binary_figures(data, config, section, fig_dir, classes=classes, points=points, extras=extras)
+
+
+def evaluate_run(run_dir: str | Path, config: EvaluateConfig | None = None) -> EvaluationResult:
+    """Evaluate a training run folder and write metrics.json, operating_points.csv and figures/.
+
+    Args:
+        run_dir: folder with summary.json, predictions_val.csv and predictions_test.csv.
+        config: how to evaluate (defaults: image level, rules fixed/youden/target-sensitivity:0.9,
+            1,000 resamples).
+
+    Returns:
+        The metrics, operating points, figure paths and warnings.
+
+    Raises:
+        FileNotFoundError: run folder or files missing.
+        DataError: bad predictions, failed run, label conflicts when aggregating.
+        ConfigError: bad options (unknown rule, prevalence out of range, ...).
+        MedbalanceError: output folder exists and is not empty without ``overwrite``.
+    """
+    config = _check_config(config or EvaluateConfig())
+    rules = config.resolved_rules()
+    config = dataclasses.replace(
+        config, rules=rules, deployment_prevalences=tuple(config.deployment_prevalences)
+    )
+    run = load_run_predictions(run_dir)
+    out_dir = Path(config.out_dir) if config.out_dir else Path(run_dir) / "evaluation"
+    check_output_dir(out_dir, overwrite=config.overwrite)
+    val, test = _aggregate(run, run.val, config), _aggregate(run, run.test, config)
+    groups, groups_note = patient_groups(test.table["patient_id"].to_numpy())
+    staging = out_dir.parent / f".{out_dir.name}.staging-{os.getpid()}"
+    if staging.exists():
+        shutil.rmtree(staging)
+    section = Section()
+    try:
+        fig_dir = staging / "figures"
+        if run.is_binary:
+            _binary(run, val, test, config, section, fig_dir, groups)
+        else:
+            prior, why = resolve_training_prior(run, config.training_prior)
+            evaluate_multiclass(val, test, config, section, fig_dir, groups=groups, ordinal=bool(run.summary.get("ordinal", False)),
+                                prior=prior, prior_reason=why, figures=config.figures)  # fmt: skip
+        task = "binary" if run.is_binary else "multiclass"
+        metrics = {
+            "run": {
+                k: run.summary.get(k)
+                for k in (
+                    "model",
+                    "strategy",
+                    "task",
+                    "seed",
+                    "status",
+                    "best_epoch",
+                    "config_hash",
+                    "split_hash",
+                )
+            }
+            | {
+                "run_dir": str(run.run_dir),
+                "classes": list(run.classes),
+                "positive_class": run.positive_class,
+            },
+            "evaluation": {
+                "task": task,
+                "aggregation": {"val": val.describe(), "test": test.describe()},
+                "intervals": {
+                    "n_bootstrap": config.n_bootstrap,
+                    "level": config.ci_level,
+                    "method": config.ci_method,
+                    "seed": config.seed,
+                    "clustered_by": None if groups is None else "patient_id",
+                    "note": groups_note,
+                },
+                "thresholds_chosen_on": "validation",
+                "config": config_to_dict(config),
+            },
+            **section.metrics,
+            "warnings": section.warnings,
+        }
+        atomic_write_text(
+            staging / "metrics.json",
+            json.dumps(metrics, indent=2, allow_nan=False, default=_json_default) + "\n",
+        )
+        table = pd.DataFrame(section.operating_points)
+        atomic_write_text(staging / "operating_points.csv", table.to_csv(index=False))
+        replace_dir(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    figures = tuple(out_dir / "figures" / p.name for p in section.figures)
+    return EvaluationResult(
+        out_dir,
+        task,
+        test.level,
+        metrics,
+        table,
+        figures,
+        tuple(section.warnings),
+        tuple(section.summary_rows),
+    )
