@@ -151,9 +151,13 @@ def evaluate_binary_operating_points(
         }
         section.operating_points.append(_row(spec, op, cis, data, target))
         sens, spec_ci = cis["sensitivity"], cis["specificity"]
-        section.summary_rows.append(
-            (f"{spec} (t={op.threshold:.3g})", f"sens {_short(sens)}  spec {_short(spec_ci)}")
-        )
+        text = f"sens {_short(sens)}  spec {_short(spec_ci)}"
+        if target.get("target_met_on_test") is not None:
+            text += f"; target {target['target']:g} {'met' if target['target_met_on_test'] else 'NOT met'} on test"
+        deployed = [r for r in table if r.prevalence in config.deployment_prevalences]
+        if deployed and deployed[0].metrics["ppv"].value is not None:
+            text += f"; PPV {deployed[0].metrics['ppv'].value:.3f} at prevalence {deployed[0].prevalence:g}"
+        section.summary_rows.append((f"{spec} (t={op.threshold:.3g})", text))
         if target.get("target_met_on_test") is False:
             section.warnings.append(
                 f"{spec}: the {target['target_metric']} target {target['target']} chosen on validation was not "

@@ -95,7 +95,13 @@ def evaluate_multiclass(
     calibration["overconfidence"] = over.to_dict()
     if over.warning:
         section.warnings.append(over.warning)
-    hists = [compute_score_histograms(y_test, test.proba, classes, score_class=c) for c in classes]
+    hists = [  # one panel per class: its probability on its own cases vs on all other cases
+        compute_score_histograms(
+            (y_test == k).astype(np.int64), np.stack([1 - test.proba[:, k], test.proba[:, k]], axis=1),
+            ["other classes", c], score_class=c,
+        )
+        for k, c in enumerate(classes)
+    ]  # fmt: skip
     calibration["score_histograms"] = [h.to_dict() for h in hists]
     if prior is not None:
         em = estimate_prior_em(test.proba, prior)

@@ -45,6 +45,7 @@ from medbalance.evaluation._evaluate_multiclass import evaluate_multiclass
 from medbalance.evaluation.aggregation import AggregatedPredictions, aggregate_predictions
 from medbalance.evaluation.run_folder import RunPredictions, load_run_predictions, resolve_training_prior
 from medbalance.io import atomic_write_text, check_output_dir, replace_dir
+from medbalance.registry import look_up_option
 
 __all__ = ["EvaluateConfig", "EvaluationResult", "evaluate_run"]
 
@@ -138,6 +139,10 @@ def _check_config(config: EvaluateConfig) -> EvaluateConfig:
     for p in config.deployment_prevalences:
         if not (isinstance(p, int | float) and 0.0 < p < 1.0):
             raise ConfigError(f"deployment prevalences must lie strictly between 0 and 1, got {p!r}.")
+    for name, options in (("training_prior", ("auto", "balanced", "counts")), ("on_label_conflict", ("error", "max")),
+                          ("ci_method", ("percentile", "bca")), ("level", ("image", "breast", "lesion", "patient")),
+                          ("aggregate", ("mean", "max"))):  # fmt: skip
+        look_up_option(getattr(config, name), options, what=name)
     if config.cost_ratio is not None and not config.cost_ratio > 0:
         raise ConfigError(
             f"cost_ratio must be > 0 (cost of a false negative / false positive), got {config.cost_ratio!r}."
@@ -217,6 +222,9 @@ def evaluate_run(run_dir: str | Path, config: EvaluateConfig | None = None) -> E
     if staging.exists():
         shutil.rmtree(staging)
     section = Section()
+    section.warnings.extend(
+        f"{split} aggregation: {note}" for split, agg in (("val", val), ("test", test)) for note in agg.notes
+    )
     try:
         fig_dir = staging / "figures"
         if run.is_binary:
