@@ -139,6 +139,7 @@ def evaluate_binary_operating_points(
         )  # fmt: skip
         entries[spec] = {
             "defined": True,
+            "aggregation_level": data.level,
             "operating_point": op.to_dict(),
             "test": {m: ci_entry(ci, level=data.level, **context) for m, ci in cis.items()},
             "test_confusion_matrix": {

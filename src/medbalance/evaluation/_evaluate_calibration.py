@@ -74,7 +74,7 @@ def evaluate_binary_calibration(
 ) -> dict[str, Any]:  # fmt: skip
     """Calibration before/after, overconfidence, prior correction, decision curves; returns figure data."""
     bins = config.calibration_bins
-    calibration: dict[str, Any] = {"test_raw": _raw_calibration(data, bins)}
+    calibration: dict[str, Any] = {"aggregation_level": data.level, "test_raw": _raw_calibration(data, bins)}
     recal: list[RecalibrationResult] = []
     try:
         recal = compare_calibrators(data.y_val, data.s_val, data.y_test, data.s_test, n_bins=bins)

@@ -69,7 +69,7 @@ def evaluate_multiclass(
         auc = bootstrap_ci((y_test == k).astype(int), test.proba[:, k], "auc_roc", groups=groups,
                            n_resamples=config.n_bootstrap, level=config.ci_level, method=config.ci_method, seed=config.seed)  # fmt: skip
         raw["per_class"][name]["auc_ovr"] = ci_entry(auc, level=level, prediction_rule="argmax")
-    section.metrics["argmax"] = raw
+    section.metrics["argmax"] = {"aggregation_level": level, **raw}
     matrices = {"argmax": raw_report.confusion_matrix}
     section.operating_points.append(_row("argmax", raw, level, len(y_test)))
     shares = prior if prior is not None else np.bincount(y_val, minlength=len(classes)) / y_val.size
@@ -82,7 +82,9 @@ def evaluate_multiclass(
         adjusted = softmax(adjustment.apply(test.logits), axis=1)
         rule = f"logit-adjusted (tau={adjustment.tau:g}, chosen on val)"
         adj, adj_report = _metrics_with_cis(y_test, adjusted, classes, ordinal, groups, config, level, rule)
-        section.metrics["logit_adjusted"] = {**adjustment.to_dict(), "prior_source": prior_reason, **adj}
+        section.metrics["logit_adjusted"] = {
+            **adjustment.to_dict(), "prior_source": prior_reason, "aggregation_level": level, **adj,
+        }  # fmt: skip
         matrices[rule] = adj_report.confusion_matrix
         section.operating_points.append(_row(rule, adj, level, len(y_test)))
     for label, block in (("argmax", raw), ("logit-adjusted", section.metrics["logit_adjusted"])):
@@ -118,7 +120,7 @@ def _calibration(
     val: AggregatedPredictions, test: AggregatedPredictions, config: EvaluateConfig, level: str
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     y, p, bins = test.labels, test.proba, config.calibration_bins
-    out: dict[str, Any] = {"test_raw": {
+    out: dict[str, Any] = {"aggregation_level": level, "test_raw": {
         "top_label_ece": metric_entry(compute_top_label_ece(y, p, n_bins=bins), level=level, split="test", bins=bins),
         "brier": metric_entry(compute_multiclass_brier(y, p), level=level, split="test"),
     }}  # fmt: skip
