@@ -1,0 +1,131 @@
+"""Data preparation of a training run: manifest, checks, split, cache, stats, datasets."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from medbalance.data.cache import PreprocessCache
+from medbalance.data.manifest import Manifest, load_manifest
+from medbalance.data.preprocess import PreprocessConfig, compute_normalisation_stats
+from medbalance.data.splits import assert_no_leakage, split_manifest
+from medbalance.data.validate import validate_manifest
+from medbalance.errors import DataError
+from medbalance.training.augment import create_augmentation
+from medbalance.training.config import TrainConfig
+from medbalance.training.dataset import ManifestDataset, Normalization
+
+__all__ = ["RunData", "compute_split_hash", "load_run_manifest", "prepare_run_data"]
+
+log = logging.getLogger("medbalance.training")
+
+
+@dataclass(frozen=True)
+class RunData:
+    """Everything the engine needs from the data side."""
+
+    manifest: Manifest
+    preprocessing: PreprocessConfig
+    cache: PreprocessCache
+    normalization: Normalization | None
+
+
+def _phantom_manifest(config: TrainConfig, folder: Path) -> Manifest:
+    from medbalance.synth.phantoms import PhantomConfig, generate_phantoms
+
+    if (folder / "manifest.csv").is_file():  # a resumed run reuses its phantoms
+        return load_manifest(folder / "manifest.csv")
+    spec = config.phantoms
+    phantom_config = PhantomConfig(
+        n_patients=spec.n_patients,
+        prevalence=spec.prevalence,
+        size=spec.size,
+        lesion_contrast=spec.lesion_contrast,
+        domains=spec.domains,
+        seed=config.seed if spec.seed is None else spec.seed,
+    )
+    log.info("generating phantoms (%s) into %s", phantom_config, folder)
+    return generate_phantoms(phantom_config, out_dir=folder, overwrite=True).manifest
+
+
+def load_run_manifest(config: TrainConfig) -> Manifest:
+    """The manifest named by ``config.data`` (phantoms are written into ``out/data``).
+
+    Raises:
+        FileNotFoundError: the manifest CSV does not exist.
+        DataError: the manifest fails validation (every problem listed).
+    """
+    if config.uses_phantoms:
+        manifest = _phantom_manifest(config, config.out / "data")
+    else:
+        path = Path(config.data)
+        if path.is_dir():
+            raise DataError(
+                f"--data {path} is a folder; pass its manifest CSV (made by `medbalance data ...`) or 'phantoms'."
+            )
+        manifest = load_manifest(path, classes=config.classes, positive_class=config.positive_class)
+    report = validate_manifest(manifest, n_folds=2, group_by=config.group_by, check_images=False)
+    if not report.ok:
+        listing = "\n  ".join(f"{p.message} (fix: {p.fix})" for p in report.errors[:20])
+        raise DataError(f"the manifest {config.data} cannot be trained on:\n  {listing}")
+    if len(manifest.classes) < 2:
+        raise DataError(
+            f"the manifest has {len(manifest.classes)} class(es) {list(manifest.classes)}; training needs "
+            "at least 2. Check the labels or pass --classes."
+        )
+    return manifest
+
+
+def compute_split_hash(manifest: Manifest) -> str:
+    """Hash of which image is in which split with which label (paths left out)."""
+    columns = ["image_id", "patient_id", "label", "split"]
+    text = manifest.table[columns].to_csv(index=False) + "|" + ",".join(manifest.classes)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def prepare_run_data(config: TrainConfig, *, progress: bool) -> RunData:
+    """Load, check, split (grouped, leakage-checked), cache and compute normalisation stats.
+
+    Raises:
+        DataError: invalid manifest, impossible split, unreadable images (all listed).
+        LeakageError: a patient (or group) straddles splits.
+    """
+    manifest = load_run_manifest(config)
+    manifest = split_manifest(manifest, fractions=config.fractions, group_by=config.group_by, seed=config.seed)
+    assert_no_leakage(manifest, group_by=config.group_by)
+    for split in ("train", "val"):
+        if not (manifest.table["split"] == split).any():
+            raise DataError(f"the {split} split is empty; check --fractions or the manifest's split column.")
+    preprocessing = PreprocessConfig(
+        kind=config.preprocess, size=config.image_size, channels=int(config.channels), equalize=config.equalize
+    )
+    cache = PreprocessCache(config.cache_dir or config.out / "cache", preprocessing)
+    cache.build(manifest, progress=progress)
+    normalization = None
+    if config.normalize:
+        mean, std = compute_normalisation_stats(cache.iter_arrays(manifest.subset("train")))
+        preprocessing = dataclasses.replace(preprocessing, mean=mean, std=std)
+        normalization = Normalization(mean, std)
+    return RunData(manifest, preprocessing, cache, normalization)
+
+
+def create_datasets(
+    data: RunData, config: TrainConfig, *, normalize_in_dataset: bool
+) -> dict[str, ManifestDataset]:
+    """Train (augmented), val and test datasets of ``data``."""
+    norm = data.normalization if normalize_in_dataset else None
+    preset = config.augmentation
+    augmentation = None if preset == "none" else create_augmentation(preset)
+    sets = {}
+    for split in ("train", "val", "test"):
+        sets[split] = ManifestDataset(
+            data.manifest.subset(split),
+            data.cache,
+            normalization=norm,
+            augmentation=augmentation if split == "train" else None,
+            seed=config.seed,
+        )
+    return sets

@@ -1,0 +1,256 @@
+"""The training run's configuration: one frozen dataclass, parsed strictly.
+
+``TrainConfig`` is built from YAML (``--config``) plus CLI overrides through
+:func:`medbalance.config.load_config` / :func:`medbalance.config.parse_config`:
+unknown keys and wrong types are errors with "did you mean", nothing is
+silently ignored. The resolved config is written to ``RUN/config.yaml``.
+
+The config hash (:func:`compute_train_config_hash`) covers every field that
+changes what is trained; fields that only say where and how to run (output
+folder, resume/force/overwrite, progress, workers, devices, loggers, cache)
+are left out, so a run can be resumed on another machine or device count.
+
+Example:
+    >>> config = load_train_config(None, {"out": "runs/a", "strategy": "oversample", "epochs": 5})
+    >>> config.strategy, config.epochs
+    ('oversample', 5)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from medbalance.config import config_hash, config_to_dict, load_config, parse_config
+from medbalance.errors import ConfigError
+
+__all__ = [
+    "PHANTOMS",
+    "RUN_CONTROL_FIELDS",
+    "PhantomSpec",
+    "TrainConfig",
+    "compute_train_config_hash",
+    "load_train_config",
+]
+
+PHANTOMS = "phantoms"
+"""The value of ``data`` that selects the embedded phantom data set."""
+
+RUN_CONTROL_FIELDS = frozenset(
+    {
+        "out",
+        "resume",
+        "force",
+        "overwrite",
+        "progress",
+        "num_workers",
+        "accelerator",
+        "devices",
+        "distributed",
+        "num_nodes",
+        "loggers",
+        "cache_dir",
+        "on_collapse",
+    }
+)
+"""Fields left out of the config hash: they say where and how to run, not what is trained."""
+
+
+@dataclass(frozen=True)
+class PhantomSpec:
+    """The phantom set generated when ``data`` is ``phantoms`` (see ``PhantomConfig``).
+
+    Attributes:
+        n_patients: patients (4 images each).
+        prevalence: share of malignant breasts (0.05 = 19:1).
+        size: phantom image side in pixels.
+        lesion_contrast: lesion visibility.
+        domains: vendor domains, assigned in turn.
+        seed: the phantom seed; None uses the run's seed.
+    """
+
+    n_patients: int = 100
+    prevalence: float = 0.05
+    size: int = 128
+    lesion_contrast: float = 2.0
+    domains: tuple[str, ...] = ("vendor-a", "vendor-b")
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.n_patients < 1:
+            raise ConfigError(f"phantoms.n_patients must be >= 1, got {self.n_patients}.")
+        if not 0.0 < self.prevalence < 1.0:
+            raise ConfigError(f"phantoms.prevalence must be in (0, 1), got {self.prevalence}.")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything one training run needs.
+
+    Attributes:
+        out: the run folder.
+        data: a manifest CSV path, or ``"phantoms"`` for generated phantom mammograms.
+        classes: the class list to declare for a manifest CSV (else its sidecar's / inferred).
+        positive_class: the positive class of a binary task.
+        strategy: an imbalance strategy name or a ``+`` composition (``medbalance strategies``).
+        strategy_params: the strategy's parameters (CLI ``--strategy-param KEY=VALUE``).
+        allow_double_balancing: run a composition that rebalances twice on purpose.
+        model: a medbalance model (``small-cnn``, ``resnet22``) or a timm name.
+        pretrained: load the model hub's weights (fails offline; use ``weights``).
+        weights: a local ``.safetensors`` or state-dict file to start from.
+        drop_rate: dropout before the classifier.
+        epochs: training epochs.
+        batch_size: images per batch (per device under DDP).
+        lr: peak learning rate.
+        weight_decay: decoupled weight decay (AdamW) or L2 (SGD).
+        optimizer: ``adamw`` or ``sgd``.
+        scheduler: ``cosine``, ``plateau`` or ``none``.
+        lr_warmup_epochs: epochs of linear learning-rate warm-up.
+        grad_clip: gradient-norm clipping value, or None.
+        image_size: side of the square network input in pixels.
+        preprocess: ``mammography`` (Walsh & Tardy pipeline) or ``generic``.
+        channels: 1 (grey) or 3 (grey repeated, for RGB backbones).
+        equalize: histogram equalisation in preprocessing.
+        normalize: subtract the training split's mean and divide by its std.
+        augmentation: augmentation preset (``none``, ``mammography``, ``dermoscopy``).
+        seed: one seed for split, sampling, augmentation, synthesis and initialisation.
+        fractions: train/val/test shares when the manifest has no split.
+        group_by: the unit kept within one split.
+        freeze: ``none`` or ``backbone`` (head-only first).
+        warmup_epochs: head-only epochs before unfreezing (with ``freeze=backbone``).
+        unfreeze: what joins the head after warm-up: ``all`` or ``last-block``.
+        monitor: validation metric that selects checkpoints (``auc``, ``mcc``, ..., ``loss``).
+        top_k: best checkpoints kept.
+        early_stopping_patience: stop after this many epochs without improvement, or None.
+        on_collapse: ``warn`` or ``stop`` when validation predictions collapse.
+        collapse_share: a class holding more than this share of predictions is a collapse.
+        ema: keep an exponential moving average of the weights.
+        ema_decay: EMA decay per optimizer step.
+        precision: ``auto`` (mixed on GPUs, 32-bit on CPU) or a Lightning precision.
+        accelerator: ``auto``, ``cpu`` or ``gpu``.
+        devices: ``auto`` or a device count.
+        distributed: ``auto`` or ``ddp``.
+        num_nodes: machines (DDP).
+        num_workers: DataLoader worker processes.
+        loggers: extra loggers besides CSV: ``tensorboard``, ``mlflow``.
+        cache_dir: preprocessing cache (default ``out/cache``).
+        phantoms: the phantom set used when ``data`` is ``phantoms``.
+        deterministic: deterministic algorithms (same seed, same machine, same metrics).
+        progress: show a Rich progress bar.
+        resume: continue the run in ``out`` from its last checkpoint.
+        force: resume even when the config or split changed.
+        overwrite: replace an existing run folder.
+    """
+
+    out: Path
+    data: str = PHANTOMS
+    classes: tuple[str, ...] | None = None
+    positive_class: str | None = None
+    strategy: str = "none"
+    strategy_params: dict[str, Any] = field(default_factory=dict)
+    allow_double_balancing: bool = False
+    model: str = "small-cnn"
+    pretrained: bool = False
+    weights: Path | None = None
+    drop_rate: float = 0.0
+    epochs: int = 10
+    batch_size: int = 8
+    lr: float = 5e-4
+    weight_decay: float = 1e-4
+    optimizer: Literal["adamw", "sgd"] = "adamw"
+    scheduler: Literal["cosine", "plateau", "none"] = "cosine"
+    lr_warmup_epochs: int = 0
+    grad_clip: float | None = 1.0
+    image_size: int = 128
+    preprocess: Literal["mammography", "generic"] = "mammography"
+    channels: Literal[1, 3] = 1
+    equalize: bool = False
+    normalize: bool = True
+    augmentation: str = "none"
+    seed: int = 0
+    fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
+    group_by: Literal["patient", "study", "image"] = "patient"
+    freeze: Literal["none", "backbone"] = "none"
+    warmup_epochs: int = 0
+    unfreeze: Literal["all", "last-block"] = "all"
+    monitor: str = "auc"
+    top_k: int = 3
+    early_stopping_patience: int | None = None
+    on_collapse: Literal["warn", "stop"] = "warn"
+    collapse_share: float = 0.95
+    ema: bool = False
+    ema_decay: float = 0.999
+    precision: Literal["auto", "32-true", "16-mixed", "bf16-mixed"] = "auto"
+    accelerator: Literal["auto", "cpu", "gpu"] = "auto"
+    devices: str = "auto"
+    distributed: Literal["auto", "ddp"] = "auto"
+    num_nodes: int = 1
+    num_workers: int = 0
+    loggers: tuple[str, ...] = ()
+    cache_dir: Path | None = None
+    phantoms: PhantomSpec = field(default_factory=PhantomSpec)
+    deterministic: bool = True
+    progress: bool = True
+    resume: bool = False
+    force: bool = False
+    overwrite: bool = False
+
+    @property
+    def uses_phantoms(self) -> bool:
+        """Whether ``data`` selects the generated phantom set."""
+        return self.data.strip().lower() == PHANTOMS
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "image_size", "top_k", "num_nodes"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}.")
+        for name in ("lr_warmup_epochs", "warmup_epochs", "num_workers", "seed"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}.")
+        if not self.lr > 0 or not self.weight_decay >= 0:
+            raise ConfigError(
+                f"lr must be > 0 and weight_decay >= 0, got lr={self.lr}, weight_decay={self.weight_decay}."
+            )
+        if self.grad_clip is not None and not self.grad_clip > 0:
+            raise ConfigError(f"grad_clip must be > 0 or null (no clipping), got {self.grad_clip}.")
+        if not 0.5 < self.collapse_share <= 1.0:
+            raise ConfigError(f"collapse_share must be in (0.5, 1], got {self.collapse_share}.")
+        if not 0.0 < self.ema_decay < 1.0:
+            raise ConfigError(f"ema_decay must be in (0, 1), got {self.ema_decay}.")
+        if self.early_stopping_patience is not None and self.early_stopping_patience < 1:
+            raise ConfigError(
+                f"early_stopping_patience must be >= 1 epoch or null, got {self.early_stopping_patience}."
+            )
+        if self.devices != "auto" and not self.devices.isdigit():
+            raise ConfigError(f"devices must be 'auto' or a number of devices, got {self.devices!r}.")
+        for logger in self.loggers:
+            if logger not in ("tensorboard", "mlflow"):
+                raise ConfigError(
+                    f"unknown logger {logger!r}; expected 'tensorboard' or 'mlflow' (CSV is always on)."
+                )
+        if self.weights is not None and self.pretrained:
+            raise ConfigError(
+                "give either --pretrained (model hub) or --weights PATH (local file), not both."
+            )
+
+
+def load_train_config(path: str | Path | None, overrides: Mapping[str, Any] | None = None) -> TrainConfig:
+    """A :class:`TrainConfig` from an optional YAML file plus overrides (``None`` values skipped).
+
+    Raises:
+        ConfigError: unknown keys (with "did you mean"), wrong types, bad values.
+    """
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    if path is not None:
+        return load_config(TrainConfig, path, given)
+    if "out" not in given:
+        raise ConfigError("no run folder: pass --out RUN_DIR (or 'out:' in the --config YAML).")
+    return parse_config(TrainConfig, given, where="train config")
+
+
+def compute_train_config_hash(config: TrainConfig) -> str:
+    """Hash of the fields that change what is trained (see :data:`RUN_CONTROL_FIELDS`)."""
+    values = config_to_dict(config)
+    return config_hash({k: v for k, v in values.items() if k not in RUN_CONTROL_FIELDS})

@@ -1,0 +1,252 @@
+"""Images of one split of a manifest, as tensors, through the preprocessing cache.
+
+Each item is ``(image, label, index, spacing_mm)``: the preprocessed image
+(C, H, W) float32 (augmented for training, then normalised with the training
+split's mean/std), its class index, its row index in the split, and the pixel
+spacing of the preprocessed image in mm (NaN when the manifest has none).
+
+Training batches come from the strategy's batch sampler (seeded, ``set_epoch``,
+DDP-sharded by the strategy itself: the Trainer runs with
+``use_distributed_sampler=False``), so a balanced sampler is never replaced by
+Lightning's ``DistributedSampler``.
+
+Example:
+    >>> data = ImageDataModule(train=train_ds, val=val_ds, strategy=strategy, batch_size=16, seed=0)
+    >>> trainer.fit(task, datamodule=data)
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from typing import Any
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from medbalance.data.cache import PreprocessCache
+from medbalance.data.manifest import Manifest
+from medbalance.strategies import Strategy, create_batch_sampler
+from medbalance.training.augment import seed_worker
+
+__all__ = [
+    "ImageDataModule",
+    "ManifestDataset",
+    "Normalization",
+    "create_eval_loader",
+    "create_train_loader",
+    "set_loader_epoch",
+]
+
+Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+class Normalization:
+    """Per-channel ``(x - mean) / std`` for (C, H, W) or (B, C, H, W) tensors.
+
+    Args:
+        mean: one value per channel.
+        std: one value per channel, all > 0.
+    """
+
+    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
+        if len(mean) != len(std) or not all(s > 0 for s in std):
+            raise ValueError(f"mean and std need one value per channel and std > 0, got {mean}, {std}.")
+        self.mean = torch.tensor(mean, dtype=torch.float32).view(-1, 1, 1)
+        self.std = torch.tensor(std, dtype=torch.float32).view(-1, 1, 1)
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        mean = self.mean.to(images.device, images.dtype)
+        std = self.std.to(images.device, images.dtype)
+        return (images - mean) / std
+
+
+def _spacings(manifest: Manifest) -> np.ndarray:
+    values = []
+    for text in manifest.table["pixel_spacing_mm"]:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        values.append(value if math.isfinite(value) and value > 0 else math.nan)
+    return np.asarray(values, dtype=np.float64)
+
+
+class ManifestDataset(Dataset[Batch]):
+    """The images of a manifest (usually one split), read through a :class:`PreprocessCache`.
+
+    Args:
+        manifest: the rows to serve, in order.
+        cache: where preprocessed arrays are read from (computed on a miss).
+        normalization: applied after augmentation; None leaves images in [0, 1]
+            (a strategy that edits batches, e.g. synthetic lesions, needs that;
+            the task then normalises after editing).
+        augmentation: ``augment(image, generator)`` for training; None for evaluation.
+        seed: with the epoch and the worker id, seeds the augmentation draws.
+
+    Raises:
+        DataError: a label is not in the manifest's class list.
+    """
+
+    def __init__(
+        self,
+        manifest: Manifest,
+        cache: PreprocessCache,
+        *,
+        normalization: Normalization | None = None,
+        augmentation: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.manifest = manifest
+        self.cache = cache
+        self.paths = manifest.paths()
+        self.labels = manifest.label_indices()
+        self.spacings = _spacings(manifest)
+        self.normalization = normalization
+        self.augmentation = augmentation
+        self.seed = int(seed)
+        self.epoch = 0
+        self._generator_key: tuple[int, int, int] | None = None
+        self._generator: torch.Generator | None = None
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch whose augmentation draws the next items use."""
+        self.epoch = int(epoch)
+
+    def _augmentation_generator(self) -> torch.Generator:
+        info = torch.utils.data.get_worker_info()
+        worker = -1 if info is None else info.id
+        key = (os.getpid(), self.epoch, worker)
+        if self._generator is None or self._generator_key != key:
+            # Derived from (seed, epoch, worker) only, so a resumed run draws what an uninterrupted one would.
+            entropy = [self.seed, self.epoch, worker + 1]
+            state = np.random.SeedSequence(entropy).generate_state(1, dtype=np.uint64)[0]
+            self._generator = torch.Generator().manual_seed(int(state) % 2**63)
+            self._generator_key = key
+        return self._generator
+
+    def __getitem__(self, index: int) -> Batch:
+        array, info = self.cache.get_with_info(self.paths[index])
+        image = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+        if self.augmentation is not None:
+            image = self.augmentation(image, self._augmentation_generator())
+        if self.normalization is not None:
+            image = self.normalization(image)
+        spacing = self.spacings[index]
+        effective = spacing / info.scale if math.isfinite(spacing) and info.scale > 0 else math.nan
+        return (
+            image,
+            torch.tensor(int(self.labels[index]), dtype=torch.long),
+            torch.tensor(index, dtype=torch.long),
+            torch.tensor(effective, dtype=torch.float32),
+        )
+
+
+def create_train_loader(
+    dataset: ManifestDataset,
+    strategy: Strategy,
+    *,
+    batch_size: int,
+    num_workers: int = 0,
+    num_replicas: int = 1,
+    rank: int = 0,
+    pin_memory: bool = False,
+) -> DataLoader[Batch]:
+    """A DataLoader over the strategy's batch sampler (seeded, DDP-sharded).
+
+    The short last batch is dropped when at least one full batch remains
+    (BatchNorm cannot train on a batch of one).
+    """
+    sampler = create_batch_sampler(strategy, batch_size, num_replicas=num_replicas, rank=rank, drop_last=True)
+    if len(sampler) == 0:
+        sampler = create_batch_sampler(
+            strategy, batch_size, num_replicas=num_replicas, rank=rank, drop_last=False
+        )
+    return DataLoader(
+        dataset,
+        batch_sampler=sampler,
+        num_workers=num_workers,
+        worker_init_fn=seed_worker if num_workers else None,
+        pin_memory=pin_memory,
+    )
+
+
+def create_eval_loader(
+    dataset: ManifestDataset, *, batch_size: int, num_workers: int = 0, pin_memory: bool = False
+) -> DataLoader[Batch]:
+    """Every item once, in order (no augmentation is applied by an eval dataset)."""
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=num_workers,
+        worker_init_fn=seed_worker if num_workers else None,
+        pin_memory=pin_memory,
+    )
+
+
+def set_loader_epoch(loader: DataLoader[Any], epoch: int) -> None:
+    """Point a training loader's batch sampler and dataset at ``epoch``."""
+    for target in (loader.batch_sampler, loader.dataset):
+        setter = getattr(target, "set_epoch", None)
+        if callable(setter):
+            setter(epoch)
+
+
+class ImageDataModule(pl.LightningDataModule):
+    """Train and validation loaders for a Lightning Trainer.
+
+    Args:
+        train: the training dataset (with augmentation).
+        val: the validation dataset (natural prevalence, no augmentation).
+        strategy: the fitted strategy whose batch sampler builds training batches.
+        batch_size: images per batch per device.
+        num_workers: DataLoader workers.
+        pin_memory: pin host memory (GPU runs).
+    """
+
+    def __init__(
+        self,
+        *,
+        train: ManifestDataset,
+        val: ManifestDataset,
+        strategy: Strategy,
+        batch_size: int,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+    ) -> None:
+        super().__init__()
+        self.train_set, self.val_set = train, val
+        self.strategy = strategy
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.pin_memory = pin_memory
+        self.train_loader: DataLoader[Batch] | None = None
+
+    def train_dataloader(self) -> DataLoader[Batch]:
+        trainer = self.trainer
+        replicas, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+        loader = create_train_loader(
+            self.train_set,
+            self.strategy,
+            batch_size=self.batch_size,
+            num_workers=self.num_workers,
+            num_replicas=replicas,
+            rank=rank,
+            pin_memory=self.pin_memory,
+        )
+        # Lightning fetches the first batch before on_train_epoch_start; a resumed run starts mid-way.
+        set_loader_epoch(loader, trainer.current_epoch if trainer is not None else 0)
+        self.train_loader = loader
+        return loader
+
+    def val_dataloader(self) -> DataLoader[Batch]:
+        return create_eval_loader(
+            self.val_set, batch_size=self.batch_size, num_workers=self.num_workers, pin_memory=self.pin_memory
+        )

@@ -1,0 +1,264 @@
+"""``train(config)``: one classifier, one imbalance strategy, one run folder.
+
+The run folder (the contract with evaluation and benchmark)::
+
+    config.yaml            the resolved TrainConfig
+    split.csv              the manifest with its train/val/test split (+ .meta.json)
+    history.csv            one row per epoch
+    checkpoints/           top-k .safetensors + JSON sidecars, index.json, last.ckpt/last.json
+    predictions_val.csv    ids, split, label, prob_<class>, logit_<class> (best checkpoint)
+    predictions_test.csv   the same for the test split
+    train.log              what happened, collapse warnings included
+    summary.json           status completed/failed, best epoch, hashes, class counts, metrics
+
+Example:
+    >>> result = train(create_train_config({"out": "runs/baseline", "epochs": 3}))
+    >>> result.summary["test_metrics"]["auc"]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.callbacks import Callback
+
+from medbalance.config import config_to_dict, dump_config
+from medbalance.errors import MedbalanceError
+from medbalance.io import prepare_output_dir
+from medbalance.strategies import Strategy, create_strategy
+from medbalance.training._run_data import RunData, compute_split_hash, create_datasets, prepare_run_data
+from medbalance.training._run_outputs import (
+    capture_logs,
+    compute_predictions,
+    finite_or_none,
+    write_predictions,
+    write_summary,
+)
+from medbalance.training._trainer import create_trainer, resolve_device
+from medbalance.training.callbacks import CollapseDetector, EpochSetup, HistoryWriter, NonFiniteLossGuard
+from medbalance.training.checkpoints import TopKCheckpoints, check_resume, load_checkpoint_weights
+from medbalance.training.config import TrainConfig, compute_train_config_hash
+from medbalance.training.dataset import ImageDataModule
+from medbalance.training.finetune import FreezeSchedule
+from medbalance.training.models import create_model
+from medbalance.training.module import ClassifierTask, OptimizerSettings
+
+__all__ = ["RunResult", "train"]
+
+log = logging.getLogger("medbalance.training")
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What :func:`train` produced."""
+
+    out: Path
+    status: str
+    best_epoch: int | None
+    summary: dict[str, Any]
+
+
+def _fit_strategy(config: TrainConfig, data: RunData) -> Strategy:
+    manifest = data.manifest
+    train_split = manifest.subset("train")
+    strategy = create_strategy(
+        config.strategy, allow_double_balancing=config.allow_double_balancing, **config.strategy_params
+    )
+    return strategy.fit(
+        train_split.label_indices(),
+        len(manifest.classes),
+        seed=config.seed,
+        positive_index=manifest.positive_index if manifest.is_binary else None,
+        class_names=manifest.classes,
+    )
+
+
+def _create_task(config: TrainConfig, data: RunData, strategy: Strategy, channels_last: bool) -> ClassifierTask:
+    manifest = data.manifest
+    model = create_model(
+        config.model,
+        num_classes=len(manifest.classes),
+        in_chans=int(config.channels),  # type: ignore[arg-type]
+        pretrained=config.pretrained,
+        weights_path=config.weights,
+        drop_rate=config.drop_rate,
+    )
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    return ClassifierTask(
+        model,
+        strategy,
+        class_names=manifest.classes,
+        optim=OptimizerSettings(
+            optimizer=config.optimizer,
+            lr=config.lr,
+            weight_decay=config.weight_decay,
+            scheduler=config.scheduler,
+            lr_warmup_epochs=config.lr_warmup_epochs,
+            epochs=config.epochs,
+            plateau_monitor=config.monitor,
+            plateau_mode="min" if config.monitor == "loss" else "max",
+        ),
+        freeze=FreezeSchedule(config.freeze, config.warmup_epochs, config.unfreeze),
+        positive_index=manifest.positive_index if manifest.is_binary else None,
+        ordinal=manifest.ordinal,
+        batch_normalization=data.normalization if "batch" in strategy.hooks else None,
+        seed=config.seed,
+        channels_last=channels_last,
+        ema_decay=config.ema_decay if config.ema else None,
+    )
+
+
+def _prepare_folder(config: TrainConfig) -> None:
+    out = config.out
+    if config.resume:
+        if not (out / "checkpoints" / "last.json").is_file():
+            raise MedbalanceError(
+                f"cannot resume: {out} holds no checkpoints/last.json (no finished epoch). "
+                "Start the run without --resume (add --overwrite to replace the folder)."
+            )
+        return
+    prepare_output_dir(out, overwrite=config.overwrite)
+
+
+def train(config: TrainConfig, *, callbacks: Sequence[Callback] = ()) -> RunResult:
+    """Train one classifier as ``config`` says and write its run folder.
+
+    Args:
+        config: the resolved configuration.
+        callbacks: extra Lightning callbacks (e.g. for experiments or tests).
+
+    Returns:
+        The run folder, status, best epoch and summary.
+
+    Raises:
+        MedbalanceError: the folder holds old results (without ``overwrite``),
+            bad data, config or checkpoint; ``summary.json`` says ``failed``
+            whenever the folder could be written.
+        TrainingError: a NaN/inf loss stopped the run (diagnostic in the folder).
+    """
+    _prepare_folder(config)
+    out = config.out
+    summary: dict[str, Any] = {"status": "running", "out": str(out), "strategy": {"name": config.strategy}}
+    started = time.time()
+    with capture_logs(out / "train.log"), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
+        try:
+            result = _train(config, summary, list(callbacks))
+        except BaseException as exc:
+            summary.update(
+                status="failed",
+                error=f"{type(exc).__name__}: {exc}",
+                seconds=round(time.time() - started, 1),
+            )
+            log.error("run failed: %s: %s", type(exc).__name__, exc)
+            write_summary(out / "summary.json", summary)
+            raise
+        summary["seconds"] = round(time.time() - started, 1)
+        write_summary(out / "summary.json", summary)
+        return result
+
+
+def _train(config: TrainConfig, summary: dict[str, Any], extra: list[Callback]) -> RunResult:
+    out = config.out
+    config_hash = compute_train_config_hash(config)
+    summary.update(config_hash=config_hash, model=config.model, seed=config.seed)
+    device = resolve_device(config)
+    data = prepare_run_data(config, progress=config.progress)
+    manifest = data.manifest
+    split_hash = compute_split_hash(manifest)
+    last = None
+    if config.resume:
+        last = check_resume(
+            out / "checkpoints" / "last.json", config_hash=config_hash, split_hash=split_hash, force=config.force
+        )
+    dump_config(config, out / "config.yaml")
+    manifest.save(out / "split.csv")
+    summary.update(
+        classes=list(manifest.classes),
+        positive_class=manifest.positive if manifest.is_binary else None,
+        task=manifest.task,
+        split_hash=split_hash,
+        training_class_counts=manifest.class_counts("train"),
+        split_class_counts={s: manifest.class_counts(s) for s in ("train", "val", "test")},
+        device=device.accelerator,
+        precision=device.precision,
+    )
+    pl.seed_everything(config.seed, workers=True, verbose=False)
+    strategy = _fit_strategy(config, data)
+    summary["strategy"] = strategy.describe()
+    task = _create_task(config, data, strategy, device.channels_last)
+    sets = create_datasets(data, config, normalize_in_dataset="batch" not in strategy.hooks)
+    sidecar = {
+        "class_names": list(manifest.classes),
+        "positive_class": summary["positive_class"],
+        "preprocessing": config_to_dict(data.preprocessing),
+        "model": config.model,
+        "in_chans": int(config.channels),
+        "config_hash": config_hash,
+        "split_hash": split_hash,
+    }
+    setup, collapse = EpochSetup(), CollapseDetector(config.collapse_share, config.on_collapse)
+    ckpt = TopKCheckpoints(
+        out / "checkpoints", sidecar, monitor=config.monitor, top_k=config.top_k,
+        patience=config.early_stopping_patience,
+    )
+    callbacks: list[Callback] = [
+        setup, NonFiniteLossGuard(out / "nan_diagnostic.json"), collapse,
+        HistoryWriter(out / "history.csv", setup, collapse), *extra, ckpt,
+    ]
+    trainer = create_trainer(config, device, callbacks, out)
+    datamodule = ImageDataModule(
+        train=sets["train"], val=sets["val"], strategy=strategy, batch_size=config.batch_size,
+        num_workers=config.num_workers, pin_memory=device.accelerator == "gpu",
+    )
+    ckpt_path = None
+    if last is not None:
+        task.start_epoch = int(last["epoch"]) + 1
+        ckpt_path = str(out / "checkpoints" / "last.ckpt")
+        log.info("resuming %s at epoch %d", out, task.start_epoch)
+    trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+    best = ckpt.kept[0] if ckpt.kept else None
+    summary.update(
+        collapse_events=collapse.events,
+        epochs_completed=int(trainer.current_epoch),
+        stopped_early=bool(trainer.current_epoch < config.epochs),
+        strategy=strategy.describe(),
+        monitor=config.monitor,
+    )
+    if trainer.is_global_zero:
+        _write_predictions(config, task, sets, best, summary, device.device)
+    summary["status"] = "completed"
+    return RunResult(out, "completed", summary.get("best_epoch"), summary)
+
+
+def _write_predictions(
+    config: TrainConfig, task: ClassifierTask, sets: dict[str, Any], best: dict[str, Any] | None,
+    summary: dict[str, Any], device: Any,
+) -> None:
+    from medbalance.training._metrics import compute_validation_metrics
+
+    out = config.out
+    if best is not None:
+        load_checkpoint_weights(out / "checkpoints" / best["file"], task.model)
+    summary["best_epoch"] = None if best is None else int(best["epoch"])
+    summary["best_checkpoint"] = None if best is None else f"checkpoints/{best['file']}"
+    for split in ("val", "test"):
+        logits, probs = compute_predictions(task, sets[split], batch_size=config.batch_size, device=device)
+        write_predictions(out / f"predictions_{split}.csv", sets[split], logits, probs, task.class_names)
+        if len(probs) and len(set(sets[split].labels.tolist())) > 0:
+            metrics = compute_validation_metrics(
+                probs, sets[split].labels, ordinal=task.ordinal, positive_index=task.positive_index
+            )
+            summary[f"{split}_metrics"] = finite_or_none(metrics)
+    log.info("best epoch %s; test metrics %s", summary["best_epoch"], json.dumps(summary.get("test_metrics")))
