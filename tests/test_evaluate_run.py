@@ -108,6 +108,7 @@ def test_binary_run_end_to_end_at_breast_level(tmp_path: Path) -> None:
     assert auc["aggregation_level"] == "breast" and auc["ci_level"] == 0.95
     assert metrics["threshold_free"]["auc_roc_delong"]["ci_method"] == "delong"
     assert metrics["evaluation"]["intervals"]["clustered_by"] == "patient_id"
+    assert metrics["evaluation"]["intervals"]["reliability_warning"] == ""
 
     # threshold chosen on validation, applied to test: sens/spec match sklearn at that threshold
     op = metrics["operating_points"]["target-sensitivity:0.9"]
@@ -295,3 +296,11 @@ def test_cli_evaluate_prints_a_summary_and_fails_cleanly(
     assert main(["evaluate", str(run), "--deployment-prevalence", "0.01,abc", "--overwrite"]) == 2
     assert "not a number" in capsys.readouterr().err
     assert main(["evaluate", str(tmp_path / "nope")]) == 2
+
+
+def test_few_positive_patients_warn_that_intervals_are_unreliable(tmp_path: Path) -> None:
+    run = write_run(tmp_path, domains=("a",), n_patients=16, seed=3)
+    result = evaluate_run(run, EvaluateConfig(level="breast", figures=False, **FAST))
+    warning = result.metrics["evaluation"]["intervals"]["reliability_warning"]
+    assert "intervals are unreliable" in warning and "patients with class 'malignant'" in warning
+    assert warning in result.warnings

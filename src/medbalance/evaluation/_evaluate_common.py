@@ -15,7 +15,15 @@ from medbalance.evaluation.thresholds import list_threshold_rules
 from medbalance.evaluation.undefined import MetricValue
 from medbalance.registry import look_up_option
 
-__all__ = ["Section", "ci_entry", "finite_or_str", "metric_entry", "parse_rule_spec", "patient_groups"]
+__all__ = [
+    "Section",
+    "ci_entry",
+    "finite_or_str",
+    "metric_entry",
+    "parse_rule_spec",
+    "patient_groups",
+    "small_sample_warning",
+]
 
 _RULE_VALUE = {
     "fixed": "threshold",
@@ -99,3 +107,27 @@ def patient_groups(patient_ids: np.ndarray) -> tuple[np.ndarray | None, str]:
     if np.unique(ids).size == ids.size:
         return ids, "one case per patient: resampling patients equals resampling cases"
     return ids, "intervals resample whole patients (clustered bootstrap)"
+
+
+MIN_UNITS_PER_CLASS = 10
+
+
+def small_sample_warning(labels: np.ndarray, groups: np.ndarray | None, class_names: tuple[str, ...]) -> str:
+    """A warning when a class has fewer than 10 resampling units (patients, or cases) in the test set.
+
+    The bootstrap is stratified, so it keeps the number of patients with and
+    without a given class fixed; with very few of them the intervals are too
+    narrow (with one positive patient, every AUC replicate is the same).
+    """
+    units = "patients" if groups is not None else "cases"
+    few = []
+    for k, name in enumerate(class_names):
+        n = np.unique(groups[labels == k]).size if groups is not None else int(np.sum(labels == k))
+        if n < MIN_UNITS_PER_CLASS:
+            few.append(f"{n} {units} with class {name!r}")
+    if not few:
+        return ""
+    return (
+        f"intervals are unreliable: the test set has only {', '.join(few)} (fewer than {MIN_UNITS_PER_CLASS}); "
+        "the stratified bootstrap keeps these counts fixed, so intervals can be far too narrow, even of zero width"
+    )

@@ -40,7 +40,12 @@ from medbalance.evaluation._evaluate_binary import (
     evaluate_binary_ranking,
 )
 from medbalance.evaluation._evaluate_calibration import evaluate_binary_calibration, write_binary_figures
-from medbalance.evaluation._evaluate_common import Section, parse_rule_spec, patient_groups
+from medbalance.evaluation._evaluate_common import (
+    Section,
+    parse_rule_spec,
+    patient_groups,
+    small_sample_warning,
+)
 from medbalance.evaluation._evaluate_multiclass import evaluate_multiclass
 from medbalance.evaluation.aggregation import AggregatedPredictions, aggregate_predictions
 from medbalance.evaluation.run_folder import RunPredictions, load_run_predictions, resolve_training_prior
@@ -225,6 +230,9 @@ def evaluate_run(run_dir: str | Path, config: EvaluateConfig | None = None) -> E
     section.warnings.extend(
         f"{split} aggregation: {note}" for split, agg in (("val", val), ("test", test)) for note in agg.notes
     )
+    reliability = small_sample_warning(test.labels, groups, run.classes)
+    if reliability:
+        section.warnings.append(reliability)
     try:
         fig_dir = staging / "figures"
         if run.is_binary:
@@ -263,6 +271,7 @@ def evaluate_run(run_dir: str | Path, config: EvaluateConfig | None = None) -> E
                     "seed": config.seed,
                     "clustered_by": None if groups is None else "patient_id",
                     "note": groups_note,
+                    "reliability_warning": reliability,
                 },
                 "thresholds_chosen_on": "validation",
                 "config": config_to_dict(config),
