@@ -110,8 +110,11 @@ def test_calibration_line_recovers_known_slope_and_intercept() -> None:
         ([0, 0, 0], [0.1, 0.2, 0.3], "every case is negative"),
         ([0, 1, 0, 1], [0.5, 0.5, 0.5, 0.5], "all scores are equal"),
         ([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9], "separate the classes perfectly"),
+        ([1, 1, 0, 0], [0.1, 0.2, 0.8, 0.9], "perfectly in reverse"),
+        ([0, 1, 0, 1], [0.1, 0.2, 0.2, 0.9], "slope is +infinity"),
+        ([1, 0, 1, 0], [0.1, 0.2, 0.2, 0.9], "slope is -infinity"),
     ],
-    ids=["one-class", "all-equal", "separated"],
+    ids=["one-class", "all-equal", "separated", "reverse-separated", "tie-at-boundary", "reverse-tie"],
 )
 def test_calibration_line_undefined_with_reason(y: list[int], p: list[float], reason: str) -> None:
     line = compute_calibration_line(y, p)

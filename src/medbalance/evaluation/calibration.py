@@ -191,17 +191,26 @@ class CalibrationLine:
 def _line_undefined_reason(y: np.ndarray, x: np.ndarray) -> str:
     n_pos = int(y.sum())
     if n_pos == 0 or n_pos == y.size:
-        return f"needs both classes, but every case is {'negative' if n_pos == 0 else 'positive'}"
+        return f"is undefined: it needs both classes, but every case is {'negative' if n_pos == 0 else 'positive'}"
     if np.ptp(x) == 0.0:
-        return "all scores are equal, so logit(p) has no spread to regress on"
-    if x[y == 0].max() < x[y == 1].min():
-        return "the scores separate the classes perfectly, so the fitted slope is infinite"
+        return "is undefined: all scores are equal, so logit(p) has no spread to regress on"
+    # Complete or quasi-complete separation (ties allowed at the boundary), in either
+    # direction: the likelihood keeps rising as |slope| grows, so no finite fit exists
+    # and the solver would just report where it stopped.
+    if x[y == 0].max() <= x[y == 1].min():
+        return "is undefined: the scores separate the classes perfectly, so the fitted slope is +infinity"
+    if x[y == 1].max() <= x[y == 0].min():
+        return (
+            "is undefined: the scores separate the classes perfectly in reverse (every positive scores at "
+            "or below every negative), so the fitted slope is -infinity"
+        )
     return ""
 
 
 def compute_calibration_line(y_true: object, score: object) -> CalibrationLine:
     """Calibration slope and intercept; undefined (with the reason) for one class,
-    constant scores or perfect separation, where the maximum-likelihood fit does not exist."""
+    constant scores or perfect separation in either direction (ties at the boundary
+    included), where the maximum-likelihood fit does not exist."""
     y, s = check_binary(y_true, score)
     _check_probabilities(s, "score")
     x = logit(s)
