@@ -94,6 +94,7 @@ def capture_logs(log_file: Path, *, console: bool = True) -> Iterator[None]:
         stream = logging.StreamHandler(sys.stderr)
         stream.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
         stream.setLevel(logging.WARNING)
+        stream.addFilter(lambda record: not getattr(record, "file_only", False))
         handlers.append(stream)
         loggers[0].addHandler(stream)
     try:

@@ -67,12 +67,9 @@ class RunResult:
     summary: dict[str, Any]
 
 
-def _fit_strategy(config: TrainConfig, data: RunData) -> Strategy:
+def _fit_strategy(strategy: Strategy, config: TrainConfig, data: RunData) -> Strategy:
     manifest = data.manifest
     train_split = manifest.subset("train")
-    strategy = create_strategy(
-        config.strategy, allow_double_balancing=config.allow_double_balancing, **config.strategy_params
-    )
     return strategy.fit(
         train_split.label_indices(),
         len(manifest.classes),
@@ -161,7 +158,8 @@ def train(config: TrainConfig, *, callbacks: Sequence[Callback] = ()) -> RunResu
                 error=f"{type(exc).__name__}: {exc}",
                 seconds=round(time.time() - started, 1),
             )
-            log.error("run failed: %s: %s", type(exc).__name__, exc)
+            # file only: the CLI prints the error itself
+            log.error("run failed: %s: %s", type(exc).__name__, exc, extra={"file_only": True})
             write_summary(out / "summary.json", summary)
             raise
         summary["seconds"] = round(time.time() - started, 1)
@@ -174,6 +172,10 @@ def _train(config: TrainConfig, summary: dict[str, Any], extra: list[Callback]) 
     config_hash = compute_train_config_hash(config)
     summary.update(config_hash=config_hash, model=config.model, seed=config.seed)
     device = resolve_device(config)
+    # Built first so a misspelt strategy or parameter fails before any data work.
+    strategy = create_strategy(
+        config.strategy, allow_double_balancing=config.allow_double_balancing, **config.strategy_params
+    )
     data = prepare_run_data(config, progress=config.progress)
     manifest = data.manifest
     split_hash = compute_split_hash(manifest)
@@ -195,7 +197,7 @@ def _train(config: TrainConfig, summary: dict[str, Any], extra: list[Callback]) 
         precision=device.precision,
     )
     pl.seed_everything(config.seed, workers=True, verbose=False)
-    strategy = _fit_strategy(config, data)
+    strategy = _fit_strategy(strategy, config, data)
     summary["strategy"] = strategy.describe()
     task = _create_task(config, data, strategy, device.channels_last)
     sets = create_datasets(data, config, normalize_in_dataset="batch" not in strategy.hooks)
