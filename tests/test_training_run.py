@@ -85,7 +85,7 @@ def test_every_strategy_writes_the_run_folder(
     missing = [name for name in RUN_FILES if not (out / name).is_file()]
     assert not missing, f"missing run files: {missing}"
     summary = json.loads((out / "summary.json").read_text())
-    assert SUMMARY_KEYS <= set(summary)
+    assert set(summary) >= SUMMARY_KEYS
     assert summary["status"] == "completed"
     assert summary["strategy"]["name"] == strategy
     assert summary["classes"] == ["non-malignant", "malignant"]
@@ -171,7 +171,9 @@ def test_old_results_are_refused(phantom_csv: Path, cache_dir: Path, tmp_path: P
     assert (out / "summary.json").read_text() == "{}"
 
 
-def test_pretrained_offline_names_the_weights_option(phantom_csv: Path, cache_dir: Path, tmp_path: Path) -> None:
+def test_pretrained_offline_names_the_weights_option(
+    phantom_csv: Path, cache_dir: Path, tmp_path: Path
+) -> None:
     config = tiny_config(tmp_path / "run", phantom_csv, cache_dir, model="resnet18", pretrained=True)
     with pytest.raises(CheckpointError, match="--weights"):
         train(config)

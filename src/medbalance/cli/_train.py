@@ -28,7 +28,9 @@ def parse_key_values(items: list[str] | None, *, option: str) -> dict[str, Any]:
         try:
             values[key.strip()] = yaml.safe_load(text) if text.strip() else ""
         except yaml.YAMLError as exc:
-            raise ConfigError(f"{option} {item!r}: the value is not a number, word or [list] ({exc}).") from exc
+            raise ConfigError(
+                f"{option} {item!r}: the value is not a number, word or [list] ({exc})."
+            ) from exc
     return values
 
 
@@ -38,13 +40,21 @@ def _floats(text: str | None, option: str) -> list[float] | None:
     try:
         return [float(v) for v in text.split(",")]
     except ValueError as exc:
-        raise ConfigError(f"{option} expects comma-separated numbers such as 0.6,0.2,0.2, got {text!r}.") from exc
+        raise ConfigError(
+            f"{option} expects comma-separated numbers such as 0.6,0.2,0.2, got {text!r}."
+        ) from exc
 
 
 def train(
-    out: Path | None = typer.Option(None, "--out", help="Run folder (new or empty; see --overwrite, --resume)."),
-    data: str | None = typer.Option(None, "--data", help="Manifest CSV (from `medbalance data`) or 'phantoms'."),
-    strategy: str | None = typer.Option(None, "--strategy", help="Imbalance strategy (`medbalance strategies`)."),
+    out: Path | None = typer.Option(
+        None, "--out", help="Run folder (new or empty; see --overwrite, --resume)."
+    ),
+    data: str | None = typer.Option(
+        None, "--data", help="Manifest CSV (from `medbalance data`) or 'phantoms'."
+    ),
+    strategy: str | None = typer.Option(
+        None, "--strategy", help="Imbalance strategy (`medbalance strategies`)."
+    ),
     strategy_param: list[str] | None = typer.Option(
         None, "--strategy-param", help="Strategy parameter KEY=VALUE (repeatable), e.g. gamma=2."
     ),
@@ -52,8 +62,12 @@ def train(
         None, "--allow-double-balancing", help="Accept a balanced sampler plus a balancing loss."
     ),
     model: str | None = typer.Option(None, "--model", help="small-cnn, resnet22 or any timm model name."),
-    pretrained: bool | None = typer.Option(None, "--pretrained", help="Load the model hub's weights (online)."),
-    weights: Path | None = typer.Option(None, "--weights", help="Local weights file (.safetensors/state dict)."),
+    pretrained: bool | None = typer.Option(
+        None, "--pretrained", help="Load the model hub's weights (online)."
+    ),
+    weights: Path | None = typer.Option(
+        None, "--weights", help="Local weights file (.safetensors/state dict)."
+    ),
     config: Path | None = typer.Option(None, "--config", help="YAML config; flags override its keys."),
     epochs: int | None = typer.Option(None, "--epochs", help="Training epochs."),
     batch_size: int | None = typer.Option(None, "--batch-size", help="Images per batch (per device)."),
@@ -65,18 +79,34 @@ def train(
     image_size: int | None = typer.Option(None, "--image-size", help="Side of the square input in pixels."),
     preprocess: str | None = typer.Option(None, "--preprocess", help="mammography or generic."),
     channels: int | None = typer.Option(None, "--channels", help="1 (grey) or 3 input channels."),
-    augment: str | None = typer.Option(None, "--augment", help="Augmentation preset: none, mammography, dermoscopy."),
+    augment: str | None = typer.Option(
+        None, "--augment", help="Augmentation preset: none, mammography, dermoscopy."
+    ),
     seed: int | None = typer.Option(None, "--seed", help="One seed for split, sampling, augmentation, init."),
-    fractions: str | None = typer.Option(None, "--fractions", help="Train,val,test shares, e.g. 0.6,0.2,0.2."),
+    fractions: str | None = typer.Option(
+        None, "--fractions", help="Train,val,test shares, e.g. 0.6,0.2,0.2."
+    ),
     classes: str | None = typer.Option(None, "--classes", help="Ordered class list, comma-separated."),
-    positive_class: str | None = typer.Option(None, "--positive-class", help="Positive class of a binary task."),
+    positive_class: str | None = typer.Option(
+        None, "--positive-class", help="Positive class of a binary task."
+    ),
     freeze: str | None = typer.Option(None, "--freeze", help="none or backbone (head-only first)."),
-    warmup_epochs: int | None = typer.Option(None, "--warmup-epochs", help="Head-only epochs before unfreezing."),
-    unfreeze: str | None = typer.Option(None, "--unfreeze", help="What unfreezes after warm-up: all, last-block."),
-    monitor: str | None = typer.Option(None, "--monitor", help="Checkpoint metric: auc, mcc, macro_f1, loss, ..."),
+    warmup_epochs: int | None = typer.Option(
+        None, "--warmup-epochs", help="Head-only epochs before unfreezing."
+    ),
+    unfreeze: str | None = typer.Option(
+        None, "--unfreeze", help="What unfreezes after warm-up: all, last-block."
+    ),
+    monitor: str | None = typer.Option(
+        None, "--monitor", help="Checkpoint metric: auc, mcc, macro_f1, loss, ..."
+    ),
     top_k: int | None = typer.Option(None, "--top-k", help="Best checkpoints kept."),
-    early_stopping: int | None = typer.Option(None, "--early-stopping", help="Patience in epochs (off if unset)."),
-    on_collapse: str | None = typer.Option(None, "--on-collapse", help="warn or stop when predictions collapse."),
+    early_stopping: int | None = typer.Option(
+        None, "--early-stopping", help="Patience in epochs (off if unset)."
+    ),
+    on_collapse: str | None = typer.Option(
+        None, "--on-collapse", help="warn or stop when predictions collapse."
+    ),
     ema: bool | None = typer.Option(None, "--ema/--no-ema", help="Keep an EMA of the weights (decay 0.999)."),
     precision: str | None = typer.Option(None, "--precision", help="auto, 32-true, 16-mixed, bf16-mixed."),
     accelerator: str | None = typer.Option(None, "--accelerator", help="auto, cpu or gpu."),
@@ -87,10 +117,14 @@ def train(
     logger: list[str] | None = typer.Option(None, "--logger", help="Extra logger: tensorboard or mlflow."),
     cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Preprocessing cache folder."),
     phantom_patients: int | None = typer.Option(None, "--phantom-patients", help="Phantoms: patients."),
-    phantom_prevalence: float | None = typer.Option(None, "--phantom-prevalence", help="Phantoms: prevalence."),
+    phantom_prevalence: float | None = typer.Option(
+        None, "--phantom-prevalence", help="Phantoms: prevalence."
+    ),
     phantom_size: int | None = typer.Option(None, "--phantom-size", help="Phantoms: image size in pixels."),
     progress: bool | None = typer.Option(None, "--progress/--no-progress", help="Show progress bars."),
-    resume: bool | None = typer.Option(None, "--resume", help="Continue the run in --out from its last epoch."),
+    resume: bool | None = typer.Option(
+        None, "--resume", help="Continue the run in --out from its last epoch."
+    ),
     force: bool | None = typer.Option(None, "--force", help="Resume even if the config or split changed."),
     overwrite: bool | None = typer.Option(None, "--overwrite", help="Replace an existing run folder."),
 ) -> None:
@@ -101,18 +135,48 @@ def train(
     from medbalance.training.run import train as run_training
 
     values: dict[str, Any] = {
-        "out": out, "data": data, "strategy": strategy, "allow_double_balancing": allow_double_balancing,
-        "model": model, "pretrained": pretrained, "weights": weights, "epochs": epochs,
-        "batch_size": batch_size, "lr": lr, "optimizer": optimizer, "scheduler": scheduler,
-        "lr_warmup_epochs": lr_warmup_epochs, "grad_clip": grad_clip, "image_size": image_size,
-        "preprocess": preprocess, "channels": channels, "augmentation": augment, "seed": seed,
-        "fractions": _floats(fractions, "--fractions"), "positive_class": positive_class,
+        "out": out,
+        "data": data,
+        "strategy": strategy,
+        "allow_double_balancing": allow_double_balancing,
+        "model": model,
+        "pretrained": pretrained,
+        "weights": weights,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "lr": lr,
+        "optimizer": optimizer,
+        "scheduler": scheduler,
+        "lr_warmup_epochs": lr_warmup_epochs,
+        "grad_clip": grad_clip,
+        "image_size": image_size,
+        "preprocess": preprocess,
+        "channels": channels,
+        "augmentation": augment,
+        "seed": seed,
+        "fractions": _floats(fractions, "--fractions"),
+        "positive_class": positive_class,
         "classes": [c.strip() for c in classes.split(",")] if classes else None,
-        "freeze": freeze, "warmup_epochs": warmup_epochs, "unfreeze": unfreeze, "monitor": monitor,
-        "top_k": top_k, "early_stopping_patience": early_stopping, "on_collapse": on_collapse, "ema": ema,
-        "precision": precision, "accelerator": accelerator, "devices": devices, "distributed": distributed,
-        "num_nodes": num_nodes, "num_workers": num_workers, "loggers": logger or None, "cache_dir": cache_dir,
-        "progress": progress, "resume": resume, "force": force, "overwrite": overwrite,
+        "freeze": freeze,
+        "warmup_epochs": warmup_epochs,
+        "unfreeze": unfreeze,
+        "monitor": monitor,
+        "top_k": top_k,
+        "early_stopping_patience": early_stopping,
+        "on_collapse": on_collapse,
+        "ema": ema,
+        "precision": precision,
+        "accelerator": accelerator,
+        "devices": devices,
+        "distributed": distributed,
+        "num_nodes": num_nodes,
+        "num_workers": num_workers,
+        "loggers": logger or None,
+        "cache_dir": cache_dir,
+        "progress": progress,
+        "resume": resume,
+        "force": force,
+        "overwrite": overwrite,
     }
     if strategy_param:
         values["strategy_params"] = parse_key_values(strategy_param, option="--strategy-param")
@@ -122,7 +186,9 @@ def train(
     result = run_training(load_train_config(config, values))
     metrics = result.summary.get("test_metrics") or {}
     shown = ", ".join(
-        f"{k} {v:.3f}" for k, v in metrics.items() if k in ("auc", "sensitivity", "specificity") and v is not None
+        f"{k} {v:.3f}"
+        for k, v in metrics.items()
+        if k in ("auc", "sensitivity", "specificity") and v is not None
     )
     Console().print(
         f"[bold green]{result.status}[/]: best epoch {result.best_epoch}; test {shown or 'n/a'}; run folder {result.out}"

@@ -72,7 +72,9 @@ def compute_validation_metrics(
             "kappa": math.nan,
         }
         if ordinal:
-            metrics["kappa"] = float(cohen_kappa_score(targets, predicted, labels=labels, weights="quadratic"))
+            metrics["kappa"] = float(
+                cohen_kappa_score(targets, predicted, labels=labels, weights="quadratic")
+            )
     if num_classes == 2:
         pos = 1 if positive_index is None else positive_index
         is_pos, said_pos = targets == pos, predicted == pos

@@ -94,13 +94,18 @@ def prepare_run_data(config: TrainConfig, *, progress: bool) -> RunData:
         LeakageError: a patient (or group) straddles splits.
     """
     manifest = load_run_manifest(config)
-    manifest = split_manifest(manifest, fractions=config.fractions, group_by=config.group_by, seed=config.seed)
+    manifest = split_manifest(
+        manifest, fractions=config.fractions, group_by=config.group_by, seed=config.seed
+    )
     assert_no_leakage(manifest, group_by=config.group_by)
     for split in ("train", "val"):
         if not (manifest.table["split"] == split).any():
             raise DataError(f"the {split} split is empty; check --fractions or the manifest's split column.")
     preprocessing = PreprocessConfig(
-        kind=config.preprocess, size=config.image_size, channels=int(config.channels), equalize=config.equalize
+        kind=config.preprocess,
+        size=config.image_size,
+        channels=int(config.channels),  # type: ignore[arg-type]
+        equalize=config.equalize,
     )
     cache = PreprocessCache(config.cache_dir or config.out / "cache", preprocessing)
     cache.build(manifest, progress=progress)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,9 @@ def resolve_device(config: TrainConfig) -> DeviceChoice:
     """
     has_gpu = torch.cuda.is_available()
     if config.accelerator == "gpu" and not has_gpu:
-        raise ConfigError("--accelerator gpu was given but no CUDA GPU is visible; use --accelerator auto or cpu.")
+        raise ConfigError(
+            "--accelerator gpu was given but no CUDA GPU is visible; use --accelerator auto or cpu."
+        )
     gpu = has_gpu and config.accelerator != "cpu"
     precision = config.precision
     if precision == "auto":
@@ -55,10 +58,15 @@ def create_loggers(config: TrainConfig, out: Path) -> list[Any]:
     """CSV always; TensorBoard / MLflow when asked (clear error if the extra is missing)."""
     from lightning.pytorch.loggers import CSVLogger
 
-    loggers: list[Any] = [CSVLogger(save_dir=str(out), name="logs", version="")]
+    # A resumed run logs into a new version folder: CSVLogger would delete the first attempt's steps.
+    version = f"resumed-{int(time.time())}" if config.resume else ""
+    loggers: list[Any] = [CSVLogger(save_dir=str(out), name="logs", version=version)]
     for name in config.loggers:
         if name == "tensorboard":
-            if importlib.util.find_spec("tensorboard") is None and importlib.util.find_spec("tensorboardX") is None:
+            if (
+                importlib.util.find_spec("tensorboard") is None
+                and importlib.util.find_spec("tensorboardX") is None
+            ):
                 raise ConfigError(
                     "--logger tensorboard needs the tensorboard package, which is not installed. "
                     "Install it with: pip install 'medbalance[tensorboard]'."

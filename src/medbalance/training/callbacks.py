@@ -58,11 +58,15 @@ class EpochSetup(Callback):
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         task = _task(pl_module)
         epoch = trainer.current_epoch
-        if apply_freeze(task.model, task.freeze, epoch):
+        if apply_freeze(task.model, task.freeze_schedule, epoch):
             # An optimizer built during warm-up holds only the head: rebuild it, or the
             # backbone would stay frozen for good.
             trainer.strategy.setup_optimizers(trainer)
-            log.info("epoch %d: trainable parameters changed (%s); optimizer rebuilt", epoch, task.freeze.phase(epoch))
+            log.info(
+                "epoch %d: trainable parameters changed (%s); optimizer rebuilt",
+                epoch,
+                task.freeze_schedule.phase(epoch),
+            )
         if task.lr_schedule is not None:
             task.lr_schedule.step(epoch)
         task.strategy.on_epoch_start(epoch, trainer.max_epochs or 1)
@@ -94,7 +98,9 @@ class NonFiniteLossGuard(Callback):
     def __init__(self, diagnostic_path: Path) -> None:
         self.diagnostic_path = Path(diagnostic_path)
 
-    def on_before_backward(self, trainer: pl.Trainer, pl_module: pl.LightningModule, loss: torch.Tensor) -> None:
+    def on_before_backward(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, loss: torch.Tensor
+    ) -> None:
         value = float(loss.detach().float())
         if math.isfinite(value):
             return
@@ -140,7 +146,11 @@ class CollapseDetector(Callback):
             return
         epoch = trainer.current_epoch
         self.events = [e for e in self.events if e["epoch"] != epoch] + [{"epoch": epoch, "reason": reason}]
-        action = "stopping (--on-collapse stop)" if self.on_collapse == "stop" else "continuing (--on-collapse warn)"
+        action = (
+            "stopping (--on-collapse stop)"
+            if self.on_collapse == "stop"
+            else "continuing (--on-collapse warn)"
+        )
         log.warning("epoch %d: predictions collapsed: %s; %s", epoch, reason, action)
         if self.on_collapse == "stop":
             trainer.should_stop = True
@@ -163,7 +173,7 @@ class HistoryWriter(Callback):
 
     def __init__(self, path: Path, setup: EpochSetup, collapse: CollapseDetector) -> None:
         self.path = Path(path)
-        self.setup = setup
+        self.epoch_setup = setup
         self.collapse = collapse
         self.rows: list[dict[str, Any]] = []
         self._started = time.perf_counter()
@@ -174,12 +184,14 @@ class HistoryWriter(Callback):
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         task = _task(pl_module)
         epoch = trainer.current_epoch
-        trainable, in_optimizer = self.setup.counts.get(epoch, count_parameters(task, trainer))
+        trainable, in_optimizer = self.epoch_setup.counts.get(epoch, count_parameters(task, trainer))
         row: dict[str, Any] = {
             "epoch": epoch,
             "train_loss": task.train_loss_sum / task.train_batches if task.train_batches else math.nan,
-            "lr": max((float(g["lr"]) for opt in trainer.optimizers for g in opt.param_groups), default=math.nan),
-            "phase": task.freeze.phase(epoch),
+            "lr": max(
+                (float(g["lr"]) for opt in trainer.optimizers for g in opt.param_groups), default=math.nan
+            ),
+            "phase": task.freeze_schedule.phase(epoch),
             "trainable_params": trainable,
             "optimizer_params": in_optimizer,
             "seconds": round(time.perf_counter() - self._started, 3),

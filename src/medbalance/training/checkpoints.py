@@ -46,7 +46,9 @@ __all__ = [
 TIE_BREAK = "higher monitored metric (lower for loss; undefined last), then lower val loss, then later epoch"
 
 
-def rank_key(metric: float, val_loss: float, epoch: int, *, higher_is_better: bool = True) -> tuple[float, ...]:
+def rank_key(
+    metric: float, val_loss: float, epoch: int, *, higher_is_better: bool = True
+) -> tuple[float, ...]:
     """Sort key, larger is better: (metric, -val loss, epoch), NaN ranked last."""
     score = metric if higher_is_better else -metric
     score = score if math.isfinite(score) else -math.inf
@@ -145,7 +147,13 @@ class TopKCheckpoints(Callback):
     """
 
     def __init__(
-        self, folder: Path, sidecar: Mapping[str, Any], *, monitor: str, top_k: int, patience: int | None = None
+        self,
+        folder: Path,
+        sidecar: Mapping[str, Any],
+        *,
+        monitor: str,
+        top_k: int,
+        patience: int | None = None,
     ) -> None:
         self.folder = Path(folder)
         self.sidecar = dict(sidecar)
@@ -158,7 +166,9 @@ class TopKCheckpoints(Callback):
         self.epochs_since_best = 0
 
     def _key(self, entry: Mapping[str, Any]) -> tuple[float, ...]:
-        return rank_key(entry["metric"], entry["val_loss"], entry["epoch"], higher_is_better=self.higher_is_better)
+        return rank_key(
+            entry["metric"], entry["val_loss"], entry["epoch"], higher_is_better=self.higher_is_better
+        )
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not isinstance(pl_module, ClassifierTask):
@@ -175,11 +185,15 @@ class TopKCheckpoints(Callback):
 
                 os.fsync(handle.fileno())
             os.replace(tmp, self.folder / "last.ckpt")
-            atomic_write_text(self.folder / "last.json", json.dumps(self._meta(pl_module, epoch), indent=2) + "\n")
+            atomic_write_text(
+                self.folder / "last.json", json.dumps(self._meta(pl_module, epoch), indent=2) + "\n"
+            )
         if self.patience is not None and self.epochs_since_best >= self.patience:
             trainer.should_stop = True
 
-    def _meta(self, task: ClassifierTask, epoch: int, metrics: Mapping[str, float] | None = None) -> dict[str, Any]:
+    def _meta(
+        self, task: ClassifierTask, epoch: int, metrics: Mapping[str, float] | None = None
+    ) -> dict[str, Any]:
         meta = dict(self.sidecar)
         meta.update(
             epoch=epoch,
@@ -189,8 +203,10 @@ class TopKCheckpoints(Callback):
         )
         return meta
 
-    def _rank(self, trainer: pl.Trainer, task: ClassifierTask, epoch: int, metrics: Mapping[str, float]) -> None:
-        entry = {
+    def _rank(
+        self, trainer: pl.Trainer, task: ClassifierTask, epoch: int, metrics: Mapping[str, float]
+    ) -> None:
+        entry: dict[str, Any] = {
             "epoch": epoch,
             "metric": float(metrics.get(self.monitor, math.nan)),
             "val_loss": float(metrics.get("loss", math.nan)),
@@ -207,8 +223,11 @@ class TopKCheckpoints(Callback):
                 meta = self._meta(task, epoch, metrics)
                 save_weights(self.folder / entry["file"], task.model, meta)
                 if task.ema is not None:
-                    save_weights(self.folder / entry["file"].replace(".safetensors", "-ema.safetensors"),
-                                 task.ema.module, {**meta, "weights": "ema"})
+                    save_weights(
+                        self.folder / entry["file"].replace(".safetensors", "-ema.safetensors"),
+                        task.ema.module,
+                        {**meta, "weights": "ema"},
+                    )
             for old in drop:
                 stem = old["file"].removesuffix(".safetensors")
                 for name in (old["file"], f"{stem}.json", f"{stem}-ema.safetensors", f"{stem}-ema.json"):
@@ -217,8 +236,14 @@ class TopKCheckpoints(Callback):
                 "monitor": self.monitor,
                 "higher_is_better": self.higher_is_better,
                 "tie_break": TIE_BREAK,
-                "kept": [{**e, "metric": e["metric"] if math.isfinite(e["metric"]) else None,
-                          "val_loss": e["val_loss"] if math.isfinite(e["val_loss"]) else None} for e in keep],
+                "kept": [
+                    {
+                        **e,
+                        "metric": e["metric"] if math.isfinite(e["metric"]) else None,
+                        "val_loss": e["val_loss"] if math.isfinite(e["val_loss"]) else None,
+                    }
+                    for e in keep
+                ],
             }
             atomic_write_text(self.folder / "index.json", json.dumps(index, indent=2) + "\n")
         self.kept = keep

@@ -164,7 +164,7 @@ def create_train_loader(
     (BatchNorm cannot train on a batch of one).
     """
     sampler = create_batch_sampler(strategy, batch_size, num_replicas=num_replicas, rank=rank, drop_last=True)
-    if len(sampler) == 0:
+    if len(sampler) == 0:  # type: ignore[arg-type]
         sampler = create_batch_sampler(
             strategy, batch_size, num_replicas=num_replicas, rank=rank, drop_last=False
         )

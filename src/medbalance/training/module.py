@@ -63,14 +63,28 @@ def create_lr_schedule(optimizer: torch.optim.Optimizer, settings: OptimizerSett
     from timm.scheduler import CosineLRScheduler, PlateauLRScheduler, StepLRScheduler
 
     warmup = settings.lr_warmup_epochs
-    warm = {"warmup_t": warmup, "warmup_lr_init": settings.lr / (warmup + 1) if warmup else 0.0}
+    start = settings.lr / (warmup + 1) if warmup else 0.0
     if settings.scheduler == "cosine":
-        return CosineLRScheduler(optimizer, t_initial=settings.epochs, lr_min=settings.lr * 0.01, **warm)
+        return CosineLRScheduler(
+            optimizer,
+            t_initial=settings.epochs,
+            lr_min=settings.lr * 0.01,
+            warmup_t=warmup,
+            warmup_lr_init=start,
+        )
     if settings.scheduler == "plateau":
         return PlateauLRScheduler(
-            optimizer, decay_rate=0.5, patience_t=2, mode=settings.plateau_mode, lr_min=settings.lr * 0.01, **warm
+            optimizer,
+            decay_rate=0.5,
+            patience_t=2,
+            mode=settings.plateau_mode,
+            lr_min=settings.lr * 0.01,
+            warmup_t=warmup,
+            warmup_lr_init=start,
         )
-    return StepLRScheduler(optimizer, decay_t=settings.epochs + 1, decay_rate=1.0, **warm)
+    return StepLRScheduler(
+        optimizer, decay_t=settings.epochs + 1, decay_rate=1.0, warmup_t=warmup, warmup_lr_init=start
+    )
 
 
 class ClassifierTask(pl.LightningModule):
@@ -112,7 +126,7 @@ class ClassifierTask(pl.LightningModule):
         self.loss_fn = strategy.make_loss()
         self.class_names = tuple(class_names)
         self.optim = optim
-        self.freeze = freeze or FreezeSchedule()
+        self.freeze_schedule = freeze or FreezeSchedule()
         self.positive_index = positive_index
         self.ordinal = ordinal
         self.batch_normalization = batch_normalization
@@ -159,7 +173,9 @@ class ClassifierTask(pl.LightningModule):
         logits = self.model(images)
         loss = self.loss_fn(logits.float(), targets)
         self.last_batch = (images.detach(), targets.detach(), logits.detach())
-        self.log("train_loss", loss.detach(), on_step=True, on_epoch=False, prog_bar=True, batch_size=len(targets))
+        self.log(
+            "train_loss", loss.detach(), on_step=True, on_epoch=False, prog_bar=True, batch_size=len(targets)
+        )
         if torch.isfinite(loss.detach()):
             self.train_loss_sum += float(loss.detach())
             self.train_batches += 1
@@ -218,7 +234,7 @@ class ClassifierTask(pl.LightningModule):
     def configure_optimizers(self) -> torch.optim.Optimizer:
         """Build the optimizer over the parameters trainable in the current epoch."""
         epoch = max(self.current_epoch, self.start_epoch)
-        apply_freeze(self.model, self.freeze, epoch)
+        apply_freeze(self.model, self.freeze_schedule, epoch)
         groups = build_param_groups(self.model, lr=self.optim.lr, weight_decay=self.optim.weight_decay)
         optimizer: torch.optim.Optimizer
         if self.optim.optimizer == "sgd":

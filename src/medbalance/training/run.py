@@ -79,7 +79,9 @@ def _fit_strategy(strategy: Strategy, config: TrainConfig, data: RunData) -> Str
     )
 
 
-def _create_task(config: TrainConfig, data: RunData, strategy: Strategy, channels_last: bool) -> ClassifierTask:
+def _create_task(
+    config: TrainConfig, data: RunData, strategy: Strategy, channels_last: bool
+) -> ClassifierTask:
     manifest = data.manifest
     model = create_model(
         config.model,
@@ -90,7 +92,7 @@ def _create_task(config: TrainConfig, data: RunData, strategy: Strategy, channel
         drop_rate=config.drop_rate,
     )
     if channels_last:
-        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        model = model.to(memory_format=torch.channels_last)
     return ClassifierTask(
         model,
         strategy,
@@ -150,6 +152,7 @@ def train(config: TrainConfig, *, callbacks: Sequence[Callback] = ()) -> RunResu
     with capture_logs(out / "train.log"), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
+        warnings.filterwarnings("ignore", message=".*overridden `on_after_batch_transfer`.*")
         try:
             result = _train(config, summary, list(callbacks))
         except BaseException as exc:
@@ -182,7 +185,10 @@ def _train(config: TrainConfig, summary: dict[str, Any], extra: list[Callback]) 
     last = None
     if config.resume:
         last = check_resume(
-            out / "checkpoints" / "last.json", config_hash=config_hash, split_hash=split_hash, force=config.force
+            out / "checkpoints" / "last.json",
+            config_hash=config_hash,
+            split_hash=split_hash,
+            force=config.force,
         )
     dump_config(config, out / "config.yaml")
     manifest.save(out / "split.csv")
@@ -212,17 +218,28 @@ def _train(config: TrainConfig, summary: dict[str, Any], extra: list[Callback]) 
     }
     setup, collapse = EpochSetup(), CollapseDetector(config.collapse_share, config.on_collapse)
     ckpt = TopKCheckpoints(
-        out / "checkpoints", sidecar, monitor=config.monitor, top_k=config.top_k,
+        out / "checkpoints",
+        sidecar,
+        monitor=config.monitor,
+        top_k=config.top_k,
         patience=config.early_stopping_patience,
     )
     callbacks: list[Callback] = [
-        setup, NonFiniteLossGuard(out / "nan_diagnostic.json"), collapse,
-        HistoryWriter(out / "history.csv", setup, collapse), *extra, ckpt,
+        setup,
+        NonFiniteLossGuard(out / "nan_diagnostic.json"),
+        collapse,
+        HistoryWriter(out / "history.csv", setup, collapse),
+        *extra,
+        ckpt,
     ]
     trainer = create_trainer(config, device, callbacks, out)
     datamodule = ImageDataModule(
-        train=sets["train"], val=sets["val"], strategy=strategy, batch_size=config.batch_size,
-        num_workers=config.num_workers, pin_memory=device.accelerator == "gpu",
+        train=sets["train"],
+        val=sets["val"],
+        strategy=strategy,
+        batch_size=config.batch_size,
+        num_workers=config.num_workers,
+        pin_memory=device.accelerator == "gpu",
     )
     ckpt_path = None
     if last is not None:
@@ -245,8 +262,12 @@ def _train(config: TrainConfig, summary: dict[str, Any], extra: list[Callback]) 
 
 
 def _write_predictions(
-    config: TrainConfig, task: ClassifierTask, sets: dict[str, Any], best: dict[str, Any] | None,
-    summary: dict[str, Any], device: Any,
+    config: TrainConfig,
+    task: ClassifierTask,
+    sets: dict[str, Any],
+    best: dict[str, Any] | None,
+    summary: dict[str, Any],
+    device: Any,
 ) -> None:
     from medbalance.training._metrics import compute_validation_metrics
 
