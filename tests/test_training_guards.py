@@ -210,3 +210,37 @@ def test_resume_without_a_checkpoint_is_refused(phantom_csv: Path, cache_dir: Pa
     (tmp_path / "run").mkdir()
     with pytest.raises(Exception, match="without --resume"):
         train(tiny_config(tmp_path / "run", phantom_csv, cache_dir, resume=True))
+
+
+def test_ema_weights_are_validated_and_checkpointed(
+    phantom_csv: Path, cache_dir: Path, tmp_path: Path
+) -> None:
+    config = tiny_config(tmp_path / "run", phantom_csv, cache_dir, ema=True, ema_decay=0.9, monitor="ema_auc")
+    result = train(config)
+    history = pd.read_csv(result.out / "history.csv")
+    assert {"val_ema_auc", "val_ema_loss", "val_auc"} <= set(history.columns)
+    assert not history["val_ema_loss"].equals(history["val_loss"])  # two sets of weights
+    kept = json.loads((result.out / "checkpoints" / "index.json").read_text())["kept"]
+    assert all(k["file"].endswith("-ema.safetensors") for k in kept)
+    for k in kept:
+        raw = result.out / "checkpoints" / f"epoch={k['epoch']:04d}.safetensors"
+        assert raw.is_file() and (result.out / "checkpoints" / k["file"]).is_file()
+    assert result.summary["best_checkpoint"].endswith("-ema.safetensors")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "match"),
+    [
+        ({"monitor": "auroc"}, "Did you mean 'auc'"),
+        ({"monitor": "ema_auc"}, "ema_auc"),
+        ({"monitor": "kappa"}, "kappa"),
+    ],
+    ids=["unknown", "ema-without-ema", "kappa-not-ordinal"],
+)
+def test_monitor_must_name_a_metric_of_the_run(
+    overrides: dict[str, Any], match: str, phantom_csv: Path, cache_dir: Path, tmp_path: Path
+) -> None:
+    from medbalance.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=match):
+        train(tiny_config(tmp_path / "run", phantom_csv, cache_dir, **overrides))

@@ -31,11 +31,14 @@ from torch import nn
 
 from medbalance.errors import CheckpointError
 from medbalance.io import atomic_save, atomic_write_text
+from medbalance.registry import look_up_option
 from medbalance.training.module import ClassifierTask
 
 __all__ = [
+    "MONITORS",
     "TIE_BREAK",
     "TopKCheckpoints",
+    "check_monitor",
     "check_resume",
     "load_checkpoint_weights",
     "rank_key",
@@ -43,6 +46,10 @@ __all__ = [
     "save_weights",
 ]
 
+#: Validation metrics a run can select checkpoints by (``ema_`` + one of them with --ema).
+MONITORS: tuple[str, ...] = (
+    "auc", "balanced_accuracy", "macro_f1", "mcc", "kappa", "loss", "sensitivity", "specificity"
+)  # fmt: skip
 TIE_BREAK = "higher monitored metric (lower for loss; undefined last), then lower val loss, then later epoch"
 
 
@@ -106,6 +113,23 @@ def load_checkpoint_weights(path: Path, model: nn.Module) -> dict[str, Any]:
             f"{path}: weights do not fit model {sidecar.get('model')!r}: {str(exc).splitlines()[0]}"
         ) from exc
     return sidecar
+
+
+def check_monitor(monitor: str, *, ema: bool, ordinal: bool, binary: bool) -> str:
+    """Refuse a monitor that names no metric of this run (it would rank every epoch as undefined).
+
+    Raises:
+        ConfigError: unknown name (with "did you mean"), ``ema_`` without EMA, kappa on a
+            non-ordinal task, sensitivity/specificity on a multi-class task.
+    """
+    options = [
+        m
+        for m in MONITORS
+        if (m != "kappa" or ordinal) and (binary or m not in ("sensitivity", "specificity"))
+    ]
+    if ema:
+        options += [f"ema_{m}" for m in options]
+    return look_up_option(monitor, options, what="--monitor metric for this run")
 
 
 def check_resume(last_json: Path, *, config_hash: str, split_hash: str, force: bool) -> dict[str, Any]:
@@ -206,11 +230,15 @@ class TopKCheckpoints(Callback):
     def _rank(
         self, trainer: pl.Trainer, task: ClassifierTask, epoch: int, metrics: Mapping[str, float]
     ) -> None:
+        use_ema = self.monitor.startswith("ema_")
+        result = task.val_result
+        ranked_on = (result.ema_metrics if use_ema and result is not None else None) or metrics
+        name = self.monitor.removeprefix("ema_")
         entry: dict[str, Any] = {
             "epoch": epoch,
-            "metric": float(metrics.get(self.monitor, math.nan)),
-            "val_loss": float(metrics.get("loss", math.nan)),
-            "file": f"epoch={epoch:04d}.safetensors",
+            "metric": float(ranked_on.get(name, math.nan)),
+            "val_loss": float(ranked_on.get("loss", math.nan)),
+            "file": f"epoch={epoch:04d}{'-ema' if use_ema else ''}.safetensors",
         }
         if self.best is None or self._key(entry) > self._key(self.best):
             self.best, self.epochs_since_best = entry, 0
@@ -221,16 +249,22 @@ class TopKCheckpoints(Callback):
         if trainer.is_global_zero:
             if entry in keep:
                 meta = self._meta(task, epoch, metrics)
-                save_weights(self.folder / entry["file"], task.model, meta)
+                raw = f"epoch={epoch:04d}.safetensors"
+                save_weights(self.folder / raw, task.model, {**meta, "weights": "raw"})
                 if task.ema is not None:
                     save_weights(
-                        self.folder / entry["file"].replace(".safetensors", "-ema.safetensors"),
+                        self.folder / raw.replace(".safetensors", "-ema.safetensors"),
                         task.ema.module,
                         {**meta, "weights": "ema"},
                     )
             for old in drop:
-                stem = old["file"].removesuffix(".safetensors")
-                for name in (old["file"], f"{stem}.json", f"{stem}-ema.safetensors", f"{stem}-ema.json"):
+                stem = f"epoch={old['epoch']:04d}"
+                for name in (
+                    f"{stem}.safetensors",
+                    f"{stem}.json",
+                    f"{stem}-ema.safetensors",
+                    f"{stem}-ema.json",
+                ):
                     (self.folder / name).unlink(missing_ok=True)
             index = {
                 "monitor": self.monitor,

@@ -45,7 +45,12 @@ from medbalance.training._run_outputs import (
 )
 from medbalance.training._trainer import create_trainer, resolve_device
 from medbalance.training.callbacks import CollapseDetector, EpochSetup, HistoryWriter, NonFiniteLossGuard
-from medbalance.training.checkpoints import TopKCheckpoints, check_resume, load_checkpoint_weights
+from medbalance.training.checkpoints import (
+    TopKCheckpoints,
+    check_monitor,
+    check_resume,
+    load_checkpoint_weights,
+)
 from medbalance.training.config import TrainConfig, compute_train_config_hash
 from medbalance.training.dataset import ImageDataModule
 from medbalance.training.finetune import FreezeSchedule
@@ -182,6 +187,7 @@ def _train(config: TrainConfig, summary: dict[str, Any], extra: list[Callback]) 
     data = prepare_run_data(config, progress=config.progress)
     manifest = data.manifest
     split_hash = compute_split_hash(manifest)
+    check_monitor(config.monitor, ema=config.ema, ordinal=manifest.ordinal, binary=manifest.is_binary)
     last = None
     if config.resume:
         last = check_resume(
