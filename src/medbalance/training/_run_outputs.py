@@ -25,6 +25,7 @@ __all__ = [
     "compute_predictions",
     "finite_or_none",
     "write_predictions",
+    "write_run_predictions",
     "write_summary",
 ]
 
@@ -105,3 +106,34 @@ def capture_logs(log_file: Path, *, console: bool = True) -> Iterator[None]:
             for handler in handlers:
                 lg.removeHandler(handler)
         file_handler.close()
+
+
+def write_run_predictions(
+    out: Path,
+    task: ClassifierTask,
+    sets: Mapping[str, ManifestDataset],
+    best: Mapping[str, Any] | None,
+    summary: dict[str, Any],
+    *,
+    batch_size: int,
+    device: torch.device,
+) -> None:
+    """Load the best checkpoint, write ``predictions_val/test.csv`` and their metrics into ``summary``."""
+    from medbalance.training._metrics import compute_validation_metrics
+    from medbalance.training.checkpoints import load_checkpoint_weights
+
+    if best is not None:
+        load_checkpoint_weights(out / "checkpoints" / best["file"], task.model)
+    summary["best_epoch"] = None if best is None else int(best["epoch"])
+    summary["best_checkpoint"] = None if best is None else f"checkpoints/{best['file']}"
+    for split in ("val", "test"):
+        logits, probs = compute_predictions(task, sets[split], batch_size=batch_size, device=device)
+        write_predictions(out / f"predictions_{split}.csv", sets[split], logits, probs, task.class_names)
+        if len(probs):
+            metrics = compute_validation_metrics(
+                probs, sets[split].labels, ordinal=task.ordinal, positive_index=task.positive_index
+            )
+            summary[f"{split}_metrics"] = finite_or_none(metrics)
+    logging.getLogger("medbalance.training").info(
+        "best epoch %s; test metrics %s", summary["best_epoch"], json.dumps(summary.get("test_metrics"))
+    )

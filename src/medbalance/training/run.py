@@ -18,7 +18,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import warnings
@@ -36,20 +35,13 @@ from medbalance.errors import MedbalanceError
 from medbalance.io import prepare_output_dir
 from medbalance.strategies import Strategy, create_strategy
 from medbalance.training._run_data import RunData, compute_split_hash, create_datasets, prepare_run_data
-from medbalance.training._run_outputs import (
-    capture_logs,
-    compute_predictions,
-    finite_or_none,
-    write_predictions,
-    write_summary,
-)
+from medbalance.training._run_outputs import capture_logs, write_run_predictions, write_summary
 from medbalance.training._trainer import create_trainer, resolve_device
 from medbalance.training.callbacks import CollapseDetector, EpochSetup, HistoryWriter, NonFiniteLossGuard
 from medbalance.training.checkpoints import (
     TopKCheckpoints,
     check_monitor,
     check_resume,
-    load_checkpoint_weights,
 )
 from medbalance.training.config import TrainConfig, compute_train_config_hash
 from medbalance.training.dataset import ImageDataModule
@@ -161,11 +153,10 @@ def train(config: TrainConfig, *, callbacks: Sequence[Callback] = ()) -> RunResu
         try:
             result = _train(config, summary, list(callbacks))
         except BaseException as exc:
-            summary.update(
-                status="failed",
-                error=f"{type(exc).__name__}: {exc}",
-                seconds=round(time.time() - started, 1),
-            )
+            error = f"{type(exc).__name__}: {exc}"
+            if isinstance(exc, KeyboardInterrupt | SystemExit):  # Lightning turns Ctrl+C into SystemExit
+                error = "interrupted; continue the run with --resume"
+            summary.update(status="failed", error=error, seconds=round(time.time() - started, 1))
             # file only: the CLI prints the error itself
             log.error("run failed: %s: %s", type(exc).__name__, exc, extra={"file_only": True})
             write_summary(out / "summary.json", summary)
@@ -262,32 +253,8 @@ def _train(config: TrainConfig, summary: dict[str, Any], extra: list[Callback]) 
         monitor=config.monitor,
     )
     if trainer.is_global_zero:
-        _write_predictions(config, task, sets, best, summary, device.device)
+        write_run_predictions(
+            out, task, sets, best, summary, batch_size=config.batch_size, device=device.device
+        )
     summary["status"] = "completed"
     return RunResult(out, "completed", summary.get("best_epoch"), summary)
-
-
-def _write_predictions(
-    config: TrainConfig,
-    task: ClassifierTask,
-    sets: dict[str, Any],
-    best: dict[str, Any] | None,
-    summary: dict[str, Any],
-    device: Any,
-) -> None:
-    from medbalance.training._metrics import compute_validation_metrics
-
-    out = config.out
-    if best is not None:
-        load_checkpoint_weights(out / "checkpoints" / best["file"], task.model)
-    summary["best_epoch"] = None if best is None else int(best["epoch"])
-    summary["best_checkpoint"] = None if best is None else f"checkpoints/{best['file']}"
-    for split in ("val", "test"):
-        logits, probs = compute_predictions(task, sets[split], batch_size=config.batch_size, device=device)
-        write_predictions(out / f"predictions_{split}.csv", sets[split], logits, probs, task.class_names)
-        if len(probs) and len(set(sets[split].labels.tolist())) > 0:
-            metrics = compute_validation_metrics(
-                probs, sets[split].labels, ordinal=task.ordinal, positive_index=task.positive_index
-            )
-            summary[f"{split}_metrics"] = finite_or_none(metrics)
-    log.info("best epoch %s; test metrics %s", summary["best_epoch"], json.dumps(summary.get("test_metrics")))
