@@ -13,9 +13,14 @@ Run on one core (the machine is shared):
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/strategy_sweep.py --out /tmp/sweep \\
         --table benchmarks/results/strategy_sweep.csv --docs docs/training.md
 
+The same on a real manifest (e.g. mini-MIAS malignancy from ``medbalance data mini-mias``):
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/strategy_sweep.py --out /tmp/sweep_mias \\
+        --data /tmp/mias/manifest.csv --section mini-mias --image-size 128 --augment mammography
+
 The markdown table replaces the part of ``--docs`` between the markers
-``<!-- strategy-sweep:start -->`` and ``<!-- strategy-sweep:end -->`` (appended
-with a heading when the markers are absent).
+``<!-- SECTION:start -->`` and ``<!-- SECTION:end -->`` (``--section``, default
+``strategy-sweep``; appended with a heading when the markers are absent).
 """
 
 from __future__ import annotations
@@ -35,8 +40,6 @@ from medbalance.strategies import list_strategies
 from medbalance.synth.phantoms import PhantomConfig, generate_phantoms
 from medbalance.training.config import load_train_config
 from medbalance.training.run import train
-
-START, END = "<!-- strategy-sweep:start -->", "<!-- strategy-sweep:end -->"
 
 
 def _scores(frame: pd.DataFrame, positive: str, level: str) -> tuple[np.ndarray, np.ndarray]:
@@ -83,6 +86,9 @@ def main() -> None:
     parser.add_argument(
         "--out", type=Path, required=True, help="work folder: data/, cache/, runs/<strategy>/"
     )
+    parser.add_argument("--data", type=Path, help="an existing manifest CSV instead of generated phantoms")
+    parser.add_argument("--augment", default="none", help="augmentation preset of every run")
+    parser.add_argument("--section", default="strategy-sweep", help="name of the docs section (markers)")
     parser.add_argument("--n-patients", type=int, default=300)
     parser.add_argument("--prevalence", type=float, default=0.05)
     parser.add_argument("--phantom-size", type=int, default=128)
@@ -100,7 +106,8 @@ def main() -> None:
     args = parser.parse_args()
 
     data_dir = args.out / "data"
-    if not (data_dir / "manifest.csv").is_file():
+    manifest = args.data or data_dir / "manifest.csv"
+    if args.data is None and not manifest.is_file():
         started = time.perf_counter()
         phantom = PhantomConfig(
             n_patients=args.n_patients, prevalence=args.prevalence, size=args.phantom_size, seed=args.seed
@@ -116,7 +123,8 @@ def main() -> None:
             None,
             {
                 "out": str(run),
-                "data": str(data_dir / "manifest.csv"),
+                "data": str(manifest),
+                "augmentation": args.augment,
                 "strategy": name,
                 "model": args.model,
                 "epochs": args.epochs,
@@ -155,6 +163,7 @@ def main() -> None:
 
 def write_docs_section(path: Path, table: pd.DataFrame, args: argparse.Namespace, counts: dict) -> None:
     """Replace (or append) the sweep section of a markdown file."""
+    start, end = f"<!-- {args.section}:start -->", f"<!-- {args.section}:end -->"
     columns = [
         "strategy",
         "auc",
@@ -166,10 +175,15 @@ def write_docs_section(path: Path, table: pd.DataFrame, args: argparse.Namespace
         "best_epoch",
         "seconds",
     ]
+    source = (
+        f"Data: {args.data}"
+        if args.data
+        else f"Phantoms: {args.n_patients} patients ({4 * args.n_patients} images), prevalence {args.prevalence} "
+        f"(19:1 at 0.05), generated at {args.phantom_size} px"
+    )
     lines = [
-        START,
-        f"Phantoms: {args.n_patients} patients ({4 * args.n_patients} images), prevalence {args.prevalence} "
-        f"(19:1 at 0.05), generated at {args.phantom_size} px, trained at {args.image_size} px; "
+        start,
+        f"{source}; trained at {args.image_size} px, augmentation {args.augment}; "
         f"`{args.model}`, {args.epochs} epochs, batch {args.batch_size}, lr {args.lr}, seed {args.seed}; "
         f"best epoch by validation AUC. Split images per class: {json.dumps(counts)}. "
         f"Machine: {platform.processor() or platform.machine()}, 1 thread.",
@@ -183,16 +197,16 @@ def write_docs_section(path: Path, table: pd.DataFrame, args: argparse.Namespace
             cells = [f"{v:.3f}" if isinstance(v, float) else str(v) for v in r.tolist()]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
-    lines.append(END)
+    lines.append(end)
     block = "\n".join(lines)
     text = path.read_text(encoding="utf-8") if path.is_file() else ""
-    if START in text and END in text:
-        text = text[: text.index(START)] + block + text[text.index(END) + len(END) :]
+    if start in text and end in text:
+        text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
     else:
         text = (
             text.rstrip("\n")
             + ("\n\n" if text else "")
-            + "## Strategy sweep on the phantom default (19:1)\n\n"
+            + f"## Strategy sweep: {args.section}\n\n"
             + block
             + "\n"
         )
