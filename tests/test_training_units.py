@@ -197,3 +197,19 @@ def test_train_loader_uses_the_strategy_batch_sampler(png_manifest: Manifest, tm
     first = [batch[2].tolist() for batch in loader]
     loader.batch_sampler.set_epoch(1)  # type: ignore[union-attr]
     assert [batch[2].tolist() for batch in loader] != first
+
+
+def test_a_save_that_fails_half_way_leaves_no_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import medbalance.training.checkpoints as checkpoints
+
+    def broken_save(tensors: dict, filename: str, metadata: dict | None = None) -> None:
+        Path(filename).write_bytes(b"half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(checkpoints, "save_file", broken_save)
+    model = create_model("small-cnn", num_classes=2, in_chans=1)
+    with pytest.raises(OSError, match="disk full"):
+        save_weights(tmp_path / "epoch=0000.safetensors", model, {"epoch": 0})
+    assert list(tmp_path.iterdir()) == []
