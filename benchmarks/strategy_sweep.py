@@ -113,6 +113,7 @@ def main() -> None:
             n_patients=args.n_patients, prevalence=args.prevalence, size=args.phantom_size, seed=args.seed
         )
         generate_phantoms(phantom, out_dir=data_dir, overwrite=True)
+        (args.out / "phantom_config.txt").write_text(repr(phantom) + "\n", encoding="utf-8")
         print(f"phantoms: {args.n_patients} patients in {time.perf_counter() - started:.1f} s")
     names = [n for n in args.strategies.split(",") if n] or [s.name for s in list_strategies()]
     rows = []
@@ -175,11 +176,13 @@ def write_docs_section(path: Path, table: pd.DataFrame, args: argparse.Namespace
         "best_epoch",
         "seconds",
     ]
+    described = args.out / "phantom_config.txt"
     source = (
         f"Data: {args.data}"
         if args.data
         else f"Phantoms: {args.n_patients} patients ({4 * args.n_patients} images), prevalence {args.prevalence} "
         f"(19:1 at 0.05), generated at {args.phantom_size} px"
+        + (f" (`{described.read_text().strip()}`)" if described.is_file() else "")
     )
     lines = [
         start,
