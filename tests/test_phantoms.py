@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,8 @@ from medbalance.data.orientation import chest_wall_side
 from medbalance.data.readers import read_image
 from medbalance.errors import ConfigError
 from medbalance.synth._anatomy import draw_anatomy
+from medbalance.synth._domains import DOMAINS, acquire
+from medbalance.synth._render import plan_breasts, render_view
 from medbalance.synth.phantoms import PhantomConfig, generate_phantoms, prevalence_from_ratio
 
 SMALL = {"n_patients": 10, "size": 64}
@@ -76,20 +79,34 @@ def test_benign_findings_exist_and_are_not_malignant(phantoms) -> None:  # type:
 
 def test_lesions_lie_in_the_breast_never_on_the_pectoral_muscle() -> None:
     config = PhantomConfig(n_patients=12, size=96, prevalence=0.4, benign_finding_rate=1.0, seed=1)
-    phantoms = generate_phantoms(config)
-    table = phantoms.manifest.table
     checked = 0
-    for row in table.itertuples():
-        for lesion in json.loads(row.lesions):
-            r, c = lesion["center"]
-            image = phantoms.images[row.image_id]
-            assert image[r, c] > 0, f"{row.image_id}: lesion centre in the background"
-            if row.view == "MLO":
-                # The pectoral triangle hugs the chest-wall top corner; its pixels are the brightest plateau.
-                col_from_wall = c if row.laterality == "L" else config.size - 1 - c
-                assert not (r < 0.2 * config.size and col_from_wall < 0.1 * config.size)
-            checked += 1
-    assert checked > 10
+    for breast in plan_breasts(config, np.random.default_rng(config.seed)):
+        for view in ("CC", "MLO"):
+            rendered = render_view(breast, view, config)
+            assert len(rendered.records) == len(breast.findings)
+            for record in rendered.records:
+                r, c = record.center
+                assert rendered.breast[r, c], (
+                    f"{breast.patient}{breast.laterality} {view}: centre off the breast"
+                )
+                assert not rendered.pectoral[r, c], (
+                    f"{breast.patient}{breast.laterality} {view}: on the muscle"
+                )
+                # The whole lesion, not only its centre, changed pixels inside the breast only.
+                assert (rendered.image[~rendered.breast] == 0).all()
+                checked += 1
+            if view == "MLO":
+                assert rendered.pectoral.any() and (rendered.pectoral <= rendered.breast).all()
+    assert checked >= 20
+
+
+def test_recorded_lesions_match_the_manifest_and_both_views() -> None:
+    table = generate_phantoms(PhantomConfig(n_patients=10, size=64, prevalence=0.3, seed=2)).manifest.table
+    for breast_id, rows in table.groupby("breast_id"):
+        kinds = [[lesion["kind"] for lesion in json.loads(text)] for text in rows["lesions"]]
+        finding = rows["finding"].iloc[0]
+        expected = [] if finding == "none" else finding.split(";")
+        assert kinds == [expected, expected], breast_id  # the same finding in CC and MLO
 
 
 def test_density_d_has_more_dense_tissue_than_a() -> None:
@@ -106,15 +123,32 @@ def test_density_d_has_more_dense_tissue_than_a() -> None:
 
 
 def test_domains_differ_in_intensity_statistics() -> None:
+    # The same patients (same seed, same plan) acquired by two vendors.
     stats = {}
     for domain in ("vendor-a", "vendor-d"):
         phantoms = generate_phantoms(PhantomConfig(n_patients=4, size=64, domains=(domain,), seed=2))
-        pixels = np.concatenate([im[im > 0] for im in phantoms.images.values()])
-        stats[domain] = (pixels.mean(), pixels.std())
-    assert (
-        abs(stats["vendor-a"][0] - stats["vendor-d"][0]) > 0.02
-        or abs(stats["vendor-a"][1] - stats["vendor-d"][1]) > 0.02
-    )
+        pixels = [im[im > 0] for im in phantoms.images.values()]
+        stats[domain] = np.mean([(p.mean(), p.std()) for p in pixels], axis=0)
+    (mean_a, std_a), (mean_d, std_d) = stats["vendor-a"], stats["vendor-d"]
+    assert mean_d > mean_a + 0.02  # brighter offset
+    assert std_d < std_a - 0.01  # lower contrast gain
+
+
+def test_domains_differ_in_noise_and_blur_on_a_flat_field() -> None:
+    flat = np.full((64, 64), 0.5, dtype=np.float32)
+    edge = np.where(np.arange(64) < 32, 0.3, 0.7).astype(np.float32)[None, :].repeat(64, axis=0)
+    breast = np.ones((64, 64), dtype=bool)
+    measured = {}
+    for name in ("vendor-a", "vendor-d"):
+        noise = acquire(flat, breast, DOMAINS[name], 0.1, np.random.default_rng(0)).std()
+        quiet = replace(DOMAINS[name], noise=0.0, quantum=0.0)
+        profile = acquire(edge, breast, quiet, 0.1, np.random.default_rng(0))[32]
+        measured[name] = (
+            noise,
+            int(((profile > profile.min() + 0.01) & (profile < profile.max() - 0.01)).sum()),
+        )
+    assert measured["vendor-d"][0] > 2 * measured["vendor-a"][0]  # noisier detector
+    assert measured["vendor-d"][1] > measured["vendor-a"][1]  # wider edge: more blur
 
 
 @pytest.mark.parametrize(
@@ -128,6 +162,8 @@ def test_domains_differ_in_intensity_statistics() -> None:
         ({"domains": ("vendor-z",)}, "(?i)did you mean"),
         ({"n_patients": 0}, "n_patients must be a positive"),
         ({"density_mix": (0.5, 0.5, 0.5, 0.5)}, "density_mix"),
+        ({"lesion_scale": 0.0}, "lesion_scale must lie in"),
+        ({"lesion_contrast": -1.0}, "lesion_contrast must lie in"),
     ],
     ids=[
         "negative-size",
@@ -138,6 +174,8 @@ def test_domains_differ_in_intensity_statistics() -> None:
         "unknown-domain",
         "no-patients",
         "density-mix",
+        "lesion-scale-0",
+        "negative-contrast",
     ],
 )
 def test_bad_parameters_raise_clear_errors(kwargs: dict, match: str) -> None:

@@ -64,7 +64,10 @@ def phantoms(
         None, help="Pixel spacing (default: 160 mm field of view / size)."
     ),
     domains: str = typer.Option("vendor-a,vendor-b", help="Vendors, comma-separated (vendor-a..vendor-d)."),
-    lesion_contrast: float = typer.Option(2.0, help="Scale of the lesion contrast; lower is harder."),
+    lesion_contrast: float = typer.Option(3.0, help="Scale of the lesion contrast; lower is harder."),
+    lesion_scale: float = typer.Option(
+        3.0, help="Enlargement of the lesions' fine structure (specks, spicules); lower is harder."
+    ),
     benign_finding_rate: float = typer.Option(
         0.3, help="Share of non-malignant breasts with a benign finding."
     ),
@@ -86,6 +89,7 @@ def phantoms(
         spacing_mm=spacing_mm,
         domains=tuple(d.strip() for d in domains.split(",") if d.strip()),
         lesion_contrast=lesion_contrast,
+        lesion_scale=lesion_scale,
         benign_finding_rate=benign_finding_rate,
         seed=seed,
     )

@@ -24,8 +24,8 @@ Density = Literal["A", "B", "C", "D"]
 DENSITY_FRACTIONS: dict[str, float] = {"A": 0.12, "B": 0.37, "C": 0.62, "D": 0.85}
 
 _SKIN_MM = 1.5
-_FAT_LEVEL = 0.30
-_DENSE_GAIN = 0.38
+_FAT_LEVEL = 0.25
+_DENSE_GAIN = 0.20
 _PECTORAL_LEVEL = 0.80
 
 

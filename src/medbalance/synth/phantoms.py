@@ -23,19 +23,17 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 from PIL import Image
 
 from medbalance.data.manifest import Manifest
-from medbalance.errors import ConfigError, DataError
+from medbalance.errors import ConfigError
 from medbalance.io import atomic_save, check_output_dir, replace_dir
 from medbalance.registry import look_up_option
-from medbalance.synth._anatomy import DENSITY_FRACTIONS, Anatomy, draw_anatomy
-from medbalance.synth._domains import DOMAINS, acquire
-from medbalance.synth.insertion import LesionRecord, insert_lesion
+from medbalance.synth._domains import DOMAINS
+from medbalance.synth._render import BENIGN_KINDS, MALIGNANT_KINDS, plan_breasts, render_view
 
 __all__ = [
     "BENIGN_KINDS",
@@ -49,16 +47,6 @@ __all__ = [
 ]
 
 CLASSES = ("non-malignant", "malignant")
-MALIGNANT_KINDS = ("mass", "calcification", "distortion")
-BENIGN_KINDS = ("circumscribed-mass", "coarse-calcification")
-#: The lesion models' native contrast ranges; ``lesion_contrast`` scales them.
-_CONTRAST = {
-    "mass": ("contrast", 0.2, 0.4, 0.95),
-    "circumscribed-mass": ("contrast", 0.2, 0.4, 0.95),
-    "calcification": ("contrast", 0.4, 0.7, 0.99),
-    "coarse-calcification": ("contrast", 0.4, 0.7, 0.99),
-    "distortion": ("strength", 0.4, 0.8, 1.0),
-}
 #: Physical height of the field of view used to derive the default spacing.
 FIELD_OF_VIEW_MM = 160.0
 
@@ -89,6 +77,10 @@ class PhantomConfig:
         lesion_contrast: scale of the lesion models' native contrast (1.0);
             lower is harder. The default was chosen so a small CNN reaches an
             AUC well above chance but below 1 (docs/phantoms.md).
+        lesion_scale: factor on every length of the lesion models (size,
+            specks, spicules). At phantom resolutions (1.25 mm per pixel at
+            128 px) real-sized specks and spicules are sub-pixel; the default
+            enlarges findings so they stay visible (docs/phantoms.md).
         benign_finding_rate: share of non-malignant breasts with a benign finding.
         density_mix: shares of BI-RADS density A, B, C, D.
         seed: the same seed gives the same pixels, bit for bit.
@@ -99,7 +91,8 @@ class PhantomConfig:
     size: int = 128
     spacing_mm: float | None = None
     domains: tuple[str, ...] = ("vendor-a", "vendor-b")
-    lesion_contrast: float = 2.0
+    lesion_contrast: float = 3.0
+    lesion_scale: float = 3.0
     benign_finding_rate: float = 0.3
     density_mix: tuple[float, float, float, float] = (0.1, 0.4, 0.4, 0.1)
     seed: int = 0
@@ -122,6 +115,8 @@ class PhantomConfig:
             look_up_option(name, DOMAINS, what="phantom domain")
         if not 0.0 < self.lesion_contrast <= 5.0:
             raise ConfigError(f"lesion_contrast must lie in (0, 5], got {self.lesion_contrast}.")
+        if not 0.25 <= self.lesion_scale <= 4.0:
+            raise ConfigError(f"lesion_scale must lie in [0.25, 4], got {self.lesion_scale}.")
         if not 0.0 <= self.benign_finding_rate <= 1.0:
             raise ConfigError(f"benign_finding_rate must lie in [0, 1], got {self.benign_finding_rate}.")
         mix = np.asarray(self.density_mix, dtype=float)
@@ -150,114 +145,6 @@ class PhantomSet:
 
     manifest: Manifest
     images: dict[str, np.ndarray]
-
-
-@dataclass(frozen=True)
-class _Breast:
-    patient: str
-    laterality: str
-    domain: str
-    density: str
-    findings: tuple[str, ...]
-    malignant: bool
-    seed: int
-
-
-def _plan(config: PhantomConfig, rng: np.random.Generator) -> list[_Breast]:
-    """Labels, findings, density and vendor per breast, with exact malignant counts."""
-    n_breasts = 2 * config.n_patients
-    n_malignant = min(n_breasts - 1, max(1, round(config.prevalence * n_breasts)))
-    malignant = np.zeros(n_breasts, dtype=bool)
-    malignant[rng.choice(n_breasts, size=n_malignant, replace=False)] = True
-    densities = rng.choice(list(DENSITY_FRACTIONS), size=n_breasts, p=list(config.density_mix))
-    plan = []
-    for index in range(n_breasts):
-        patient = index // 2
-        if malignant[index]:
-            findings: tuple[str, ...] = (str(rng.choice(MALIGNANT_KINDS)),)
-        elif rng.random() < config.benign_finding_rate:
-            findings = (str(rng.choice(BENIGN_KINDS)),)
-        else:
-            findings = ()
-        plan.append(
-            _Breast(
-                patient=f"P{patient:04d}",
-                laterality="L" if index % 2 == 0 else "R",
-                domain=config.domains[patient % len(config.domains)],
-                density=str(densities[patient * 2]),  # both breasts of a patient share a density
-                findings=findings,
-                malignant=bool(malignant[index]),
-                seed=int(rng.integers(2**31)),
-            )
-        )
-    return plan
-
-
-def _lesion_params(kind: str, config: PhantomConfig, rng: np.random.Generator) -> dict[str, Any]:
-    name, low, high, cap = _CONTRAST[kind]
-    return {name: float(min(cap, rng.uniform(low, high) * config.lesion_contrast))}
-
-
-def _render_view(breast: _Breast, view: str, config: PhantomConfig) -> tuple[np.ndarray, list[LesionRecord]]:
-    """One image of one breast; the finding keeps its relative place and shape across views."""
-    spacing = config.pixel_spacing_mm
-    view_rng = np.random.default_rng([breast.seed, 0 if view == "CC" else 1])
-    anatomy = draw_anatomy(view, breast.density, config.size, spacing, view_rng)  # type: ignore[arg-type]
-    image = anatomy.image
-    records: list[LesionRecord] = []
-    finding_rng = np.random.default_rng([breast.seed, 7])
-    for kind in breast.findings:
-        params = _lesion_params(kind, config, finding_rng)
-        depth, height = finding_rng.uniform(0.25, 0.6), finding_rng.uniform(0.3, 0.7)
-        centre = _place(anatomy.breast & ~anatomy.pectoral, depth, height)
-        try:
-            image, record = _insert(image, anatomy, kind, spacing, breast.seed, centre, params)
-        except DataError:
-            # The relative position has no room in this view: let the model choose a spot that fits.
-            image, record = _insert(image, anatomy, kind, spacing, breast.seed, None, params)
-        records.append(record)
-    acquired = acquire(image, anatomy.breast, DOMAINS[breast.domain], spacing, view_rng)
-    if breast.laterality == "R":
-        acquired = acquired[:, ::-1].copy()  # right breasts: chest wall on the right edge
-        records = [
-            LesionRecord(
-                r.kind, (r.center[0], config.size - 1 - r.center[1]), r.size_mm, r.malignant, r.params
-            )
-            for r in records
-        ]
-    return acquired, records
-
-
-def _insert(
-    image: np.ndarray,
-    anatomy: Anatomy,
-    kind: str,
-    spacing: float,
-    seed: int,
-    centre: tuple[int, int] | None,
-    params: dict[str, Any],
-) -> tuple[np.ndarray, LesionRecord]:
-    return insert_lesion(
-        image,
-        anatomy.breast,
-        kind=kind,
-        spacing_mm=spacing,
-        rng=np.random.default_rng([seed, 11]),
-        center=centre,
-        exclude_mask=anatomy.pectoral,
-        **params,
-    )
-
-
-def _place(region: np.ndarray, depth: float, height: float) -> tuple[int, int] | None:
-    """The region pixel nearest to a relative (depth from chest wall, height) position."""
-    rows, cols = np.nonzero(region)
-    if rows.size == 0:
-        return None
-    target_c = cols.min() + depth * (cols.max() - cols.min())
-    target_r = rows.min() + height * (rows.max() - rows.min())
-    best = int(np.argmin((rows - target_r) ** 2 + (cols - target_c) ** 2))
-    return int(rows[best]), int(cols[best])
 
 
 def generate_phantoms(
@@ -291,13 +178,14 @@ def generate_phantoms(
             shutil.rmtree(staging)
         (staging / "images").mkdir(parents=True)
     rng = np.random.default_rng(config.seed)
-    plan = _plan(config, rng)
+    plan = plan_breasts(config, rng)
     rows: list[dict[str, str]] = []
     images: dict[str, np.ndarray] = {}
     total = 2 * len(plan)
     for index, breast in enumerate(plan):
         for view in ("CC", "MLO"):
-            image, records = _render_view(breast, view, config)
+            rendered = render_view(breast, view, config)
+            image, records = rendered.image, rendered.records
             image_id = f"{breast.patient}_{breast.laterality}_{view}"
             path = f"images/{image_id}.png"
             if staging is not None:
