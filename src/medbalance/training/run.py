@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import warnings
@@ -34,6 +35,7 @@ from medbalance.config import config_to_dict, dump_config
 from medbalance.errors import MedbalanceError
 from medbalance.io import prepare_output_dir
 from medbalance.strategies import Strategy, create_strategy
+from medbalance.training._launch import is_launch_primary, mark_prepared, wait_for_primary
 from medbalance.training._run_data import RunData, compute_split_hash, create_datasets, prepare_run_data
 from medbalance.training._run_outputs import capture_logs, write_run_predictions, write_summary
 from medbalance.training._trainer import create_trainer, resolve_device
@@ -142,11 +144,17 @@ def train(config: TrainConfig, *, callbacks: Sequence[Callback] = ()) -> RunResu
             whenever the folder could be written.
         TrainingError: a NaN/inf loss stopped the run (diagnostic in the folder).
     """
-    _prepare_folder(config)
+    # Under DDP every rank runs train(); only the primary prepares and writes the folder.
+    primary = is_launch_primary()
+    if primary:
+        _prepare_folder(config)
+    else:
+        wait_for_primary(config.out)
     out = config.out
     summary: dict[str, Any] = {"status": "running", "out": str(out), "strategy": {"name": config.strategy}}
     started = time.time()
-    with capture_logs(out / "train.log"), warnings.catch_warnings():
+    logs = capture_logs(out / "train.log") if primary else contextlib.nullcontext()
+    with logs, warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
         warnings.filterwarnings("ignore", message=".*overridden `on_after_batch_transfer`.*")
@@ -159,10 +167,12 @@ def train(config: TrainConfig, *, callbacks: Sequence[Callback] = ()) -> RunResu
             summary.update(status="failed", error=error, seconds=round(time.time() - started, 1))
             # file only: the CLI prints the error itself
             log.error("run failed: %s: %s", type(exc).__name__, exc, extra={"file_only": True})
-            write_summary(out / "summary.json", summary)
+            if primary:
+                write_summary(out / "summary.json", summary)
             raise
         summary["seconds"] = round(time.time() - started, 1)
-        write_summary(out / "summary.json", summary)
+        if primary:
+            write_summary(out / "summary.json", summary)
         return result
 
 
@@ -187,8 +197,10 @@ def _train(config: TrainConfig, summary: dict[str, Any], extra: list[Callback]) 
             split_hash=split_hash,
             force=config.force,
         )
-    dump_config(config, out / "config.yaml")
-    manifest.save(out / "split.csv")
+    if is_launch_primary():
+        dump_config(config, out / "config.yaml")
+        manifest.save(out / "split.csv")
+        mark_prepared(out)
     summary.update(
         classes=list(manifest.classes),
         positive_class=manifest.positive if manifest.is_binary else None,
