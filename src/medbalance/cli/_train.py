@@ -184,6 +184,10 @@ def train(
     if any(v is not None for v in phantoms.values()):
         values["phantoms"] = {k: v for k, v in phantoms.items() if v is not None}
     result = run_training(load_train_config(config, values))
+    from medbalance.training._launch import is_launch_primary
+
+    if not is_launch_primary():  # DDP ranks > 0: rank 0 reports the run
+        return
     metrics = result.summary.get("test_metrics") or {}
     shown = ", ".join(
         f"{k} {v:.3f}"
