@@ -213,3 +213,13 @@ def test_a_save_that_fails_half_way_leaves_no_checkpoint(
     with pytest.raises(OSError, match="disk full"):
         save_weights(tmp_path / "epoch=0000.safetensors", model, {"epoch": 0})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_phantom_spec_defaults_follow_the_phantom_generator() -> None:
+    """``--data phantoms`` must train on the same default difficulty that docs/phantoms.md measured."""
+    from medbalance.synth.phantoms import PhantomConfig
+    from medbalance.training.config import PhantomSpec
+
+    spec, generator = PhantomSpec(), PhantomConfig()
+    for name in ("prevalence", "size", "lesion_contrast"):
+        assert getattr(spec, name) == getattr(generator, name), name

@@ -66,7 +66,7 @@ class PhantomSpec:
         n_patients: patients (4 images each).
         prevalence: share of malignant breasts (0.05 = 19:1).
         size: phantom image side in pixels.
-        lesion_contrast: lesion visibility.
+        lesion_contrast: lesion visibility (the phantom generator's default, 3.0).
         domains: vendor domains, assigned in turn.
         seed: the phantom seed; None uses the run's seed.
     """
@@ -74,7 +74,7 @@ class PhantomSpec:
     n_patients: int = 100
     prevalence: float = 0.05
     size: int = 128
-    lesion_contrast: float = 2.0
+    lesion_contrast: float = 3.0
     domains: tuple[str, ...] = ("vendor-a", "vendor-b")
     seed: int | None = None
 
