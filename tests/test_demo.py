@@ -60,6 +60,8 @@ def test_table_auc_is_the_breast_level_auc_of_the_test_predictions(demo_dir: Pat
     assert row["sens@0.5"] == pytest.approx((at_half & positive).sum() / positive.sum())
     assert row["spec@0.5"] == pytest.approx((~at_half & ~positive).sum() / (~positive).sum())
     assert row["sens@youden"] == pytest.approx(points.loc["youden", "test_sensitivity"])
+    metrics = json.loads((demo_dir / "runs" / strategy / "evaluation" / "metrics.json").read_text())
+    assert bool(row["overconfident"]) == bool(metrics["calibration"]["overconfidence"]["flagged"])
 
 
 def test_resume_keeps_finished_runs_and_refuses_other_settings(demo_dir: Path) -> None:
@@ -96,6 +98,23 @@ def test_refusals_leave_nothing_behind(tmp_path: Path) -> None:
     assert not (tmp_path / "new").exists()
     with pytest.raises(ConfigError, match="exclude each other"):
         DemoConfig(out=tmp_path / "x", overwrite=True, resume=True)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"prevalence": 1.5}, "prevalence must lie strictly between 0 and 1"),
+        ({"n_patients": 0}, "n_patients must be a positive integer"),
+        ({"epochs": 0}, "epochs"),
+        ({"level": "brest"}, "Did you mean 'breast'"),
+        ({"n_bootstrap": 3}, "n_bootstrap must be an integer >= 10"),
+    ],
+    ids=["prevalence", "patients", "epochs", "level", "bootstrap"],
+)
+def test_bad_settings_fail_before_anything_is_written(tmp_path: Path, change: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        run_demo(DemoConfig(out=tmp_path / "new", **{**TINY, **change}))  # type: ignore[arg-type]
+    assert not (tmp_path / "new").exists()
 
 
 def test_cli_defaults_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -15,13 +15,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from medbalance.config import config_to_dict
 from medbalance.errors import ConfigError, MedbalanceError
 from medbalance.io import atomic_write_text, prepare_output_dir
+
+if TYPE_CHECKING:
+    from medbalance.training.config import TrainConfig
 
 __all__ = ["DEFAULT_STRATEGIES", "DemoConfig", "DemoResult", "run_demo"]
 
@@ -129,6 +132,37 @@ def _open_output(config: DemoConfig) -> None:
     atomic_write_text(stamp, json.dumps(config.identity(), indent=2) + "\n")
 
 
+def _check_settings(config: DemoConfig) -> None:
+    """Build every stage's config once, so a bad option fails before anything is written."""
+    from medbalance.evaluation.evaluate import EvaluateConfig, check_evaluate_config
+    from medbalance.strategies import create_strategy
+    from medbalance.synth.phantoms import PhantomConfig
+
+    PhantomConfig(
+        n_patients=config.n_patients, prevalence=config.prevalence, size=config.size, seed=config.seed
+    )
+    for name in config.strategies:
+        create_strategy(name)  # unknown names (with "did you mean") and double balancing
+        _train_config(config, config.out / "data" / "manifest.csv", name, config.out / "runs" / name)
+    check_evaluate_config(
+        EvaluateConfig(level=config.level, rules=RULES, n_bootstrap=config.n_bootstrap)  # type: ignore[arg-type]
+    )
+
+
+def _train_config(config: DemoConfig, manifest_path: Path, strategy: str, run_dir: Path) -> TrainConfig:
+    from medbalance.training.config import load_train_config
+
+    return load_train_config(
+        None,
+        {
+            "out": str(run_dir), "data": str(manifest_path), "strategy": strategy, "model": "small-cnn",
+            "epochs": config.epochs, "batch_size": config.batch_size, "image_size": config.image_size,
+            "lr": 1e-3, "seed": config.seed, "cache_dir": str(config.out / "cache"), "overwrite": True,
+            "progress": config.progress,
+        },
+    )  # fmt: skip
+
+
 def _prepare_data(config: DemoConfig) -> Path:
     """Phantoms -> split -> leakage check -> validation; returns the manifest path."""
     from medbalance.cli._data import print_counts, print_report
@@ -187,19 +221,10 @@ def _finished(run_dir: Path) -> bool:
 def _train_and_evaluate(config: DemoConfig, manifest_path: Path, strategy: str, run_dir: Path) -> float:
     """One strategy's run folder and its evaluation; returns the seconds it took."""
     from medbalance.evaluation.evaluate import EvaluateConfig, evaluate_run
-    from medbalance.training.config import load_train_config
     from medbalance.training.run import train
 
     started = time.perf_counter()
-    train_config = load_train_config(
-        None,
-        {
-            "out": str(run_dir), "data": str(manifest_path), "strategy": strategy, "model": "small-cnn",
-            "epochs": config.epochs, "batch_size": config.batch_size, "image_size": config.image_size,
-            "lr": 1e-3, "seed": config.seed, "cache_dir": str(config.out / "cache"), "overwrite": True, "progress": config.progress,
-        },
-    )  # fmt: skip
-    train(train_config)
+    train(_train_config(config, manifest_path, strategy, run_dir))
     evaluate_run(
         run_dir,
         EvaluateConfig(level=config.level, rules=RULES, n_bootstrap=config.n_bootstrap, seed=config.seed,  # type: ignore[arg-type]
@@ -227,8 +252,7 @@ def comparison_row(strategy: str, run_dir: Path) -> dict[str, Any]:
         row[f"sens@{short}"] = points.loc[rule, "test_sensitivity"]
         row[f"spec@{short}"] = points.loc[rule, "test_specificity"]
     row["brier"] = metrics["threshold_free"]["brier"]["estimate"]
-    overconfident = [w for w in metrics.get("warnings", []) if "overconfiden" in w.lower()]
-    row["overconfident"] = bool(overconfident)
+    row["overconfident"] = bool(metrics["calibration"]["overconfidence"]["flagged"])
     row["best_epoch"] = summary.get("best_epoch")
     seconds = run_dir / "demo_seconds.txt"
     row["seconds"] = float(seconds.read_text()) if seconds.is_file() else None
@@ -257,11 +281,8 @@ def run_demo(config: DemoConfig, on_strategy: Callable[[str, int, int], None] | 
         MedbalanceError: ``out`` holds other results (without ``overwrite``) or a demo
             with other settings (with ``resume``); a strategy name is unknown.
     """
-    from medbalance.strategies import create_strategy
-
-    for name in config.strategies:
-        create_strategy(name)  # unknown names and double balancing fail before any work
     config = replace(config, out=Path(config.out))
+    _check_settings(config)
     _open_output(config)
     manifest_path = _prepare_data(config)
     preview = _write_preview(config, manifest_path)

@@ -52,7 +52,7 @@ from medbalance.evaluation.run_folder import RunPredictions, load_run_prediction
 from medbalance.io import atomic_write_text, check_output_dir, replace_dir
 from medbalance.registry import look_up_option
 
-__all__ = ["EvaluateConfig", "EvaluationResult", "evaluate_run"]
+__all__ = ["EvaluateConfig", "EvaluationResult", "check_evaluate_config", "evaluate_run"]
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,8 @@ class EvaluationResult:
     summary_rows: tuple[tuple[str, str], ...] = field(default=())
 
 
-def _check_config(config: EvaluateConfig) -> EvaluateConfig:
+def check_evaluate_config(config: EvaluateConfig) -> EvaluateConfig:
+    """Check the options (counts, prevalences, names, rules); raises ConfigError with the fix."""
     if (
         isinstance(config.n_bootstrap, bool)
         or not isinstance(config.n_bootstrap, int)
@@ -213,7 +214,7 @@ def evaluate_run(run_dir: str | Path, config: EvaluateConfig | None = None) -> E
         ConfigError: bad options (unknown rule, prevalence out of range, ...).
         MedbalanceError: output folder exists and is not empty without ``overwrite``.
     """
-    config = _check_config(config or EvaluateConfig())
+    config = check_evaluate_config(config or EvaluateConfig())
     rules = config.resolved_rules()
     config = dataclasses.replace(
         config, rules=rules, deployment_prevalences=tuple(config.deployment_prevalences)
