@@ -191,7 +191,7 @@ def test_pickle_with_custom_class_is_refused(tmp_path: Path, zipfile: bool) -> N
 
 def test_other_architecture_is_refused_naming_missing_keys(tmp_path: Path) -> None:
     path = _save(create_model("small-cnn", num_classes=2), tmp_path / "small.safetensors")
-    with pytest.raises(CheckpointError, match=r"backbone tensors missing.*stem\.0\.weight"):
+    with pytest.raises(CheckpointError, match=r"backbone tensors missing.*stages\.0\.0\.conv1\.0\.weight"):
         create_model("resnet22", num_classes=2, weights_path=path)
 
 
@@ -239,3 +239,14 @@ def test_models_cli(capsys: pytest.CaptureFixture[str]) -> None:
     assert "small-cnn" in out and "resnet22" in out and TIMM_TINY not in out
     assert main(["models", "--filter", "test_res*"]) == 0
     assert TIMM_TINY in capsys.readouterr().out
+
+
+def test_small_cnn_avgmax_pool_is_the_mean_of_average_and_maximum() -> None:
+    model = create_model("small-cnn", num_classes=2)
+    features = torch.randn(3, 128, 4, 4)
+    expected = 0.5 * (features.mean(dim=(2, 3)) + features.amax(dim=(2, 3)))
+    assert torch.allclose(model.forward_head(features, pre_logits=True), expected)
+    model.reset_classifier(2, global_pool="avg")
+    assert torch.allclose(model.forward_head(features, pre_logits=True), features.mean(dim=(2, 3)))
+    with pytest.raises(ValueError, match="global_pool must be one of avg, avgmax"):
+        model.reset_classifier(2, global_pool="max")

@@ -16,7 +16,7 @@ from medbalance.data.readers import read_image
 from medbalance.errors import ConfigError
 from medbalance.synth._anatomy import draw_anatomy
 from medbalance.synth._domains import DOMAINS, acquire
-from medbalance.synth._render import plan_breasts, render_view
+from medbalance.synth._render import MALIGNANT_MIX, plan_breasts, render_view
 from medbalance.synth.phantoms import PhantomConfig, generate_phantoms, prevalence_from_ratio
 
 SMALL = {"n_patients": 10, "size": 64}
@@ -75,6 +75,23 @@ def test_benign_findings_exist_and_are_not_malignant(phantoms) -> None:  # type:
     assert len(benign) > 0 and (benign["label"] == "non-malignant").all()
     malignant = table[table["label"] == "malignant"]
     assert malignant["finding"].isin(["mass", "calcification", "distortion"]).all()
+
+
+def test_malignant_presentations_follow_the_mix() -> None:
+    plan = plan_breasts(PhantomConfig(n_patients=1000, prevalence=0.5), np.random.default_rng(0))
+    kinds = [b.findings[0] for b in plan if b.malignant]
+    shares = {kind: kinds.count(kind) / len(kinds) for kind in MALIGNANT_MIX}
+    for kind, share in MALIGNANT_MIX.items():  # 1,000 malignant breasts: 3 s.e. is under 0.05
+        assert abs(shares[kind] - share) < 0.05, (kind, shares)
+
+
+def test_malignant_calcification_clusters_have_15_to_30_specks_of_the_largest_sizes() -> None:
+    table = generate_phantoms(PhantomConfig(n_patients=40, size=128, prevalence=0.5, seed=4)).manifest.table
+    records = [r for text in table["lesions"] for r in json.loads(text) if r["kind"] == "calcification"]
+    assert records
+    for record in records:
+        assert 15 <= record["params"]["n_specks_requested"] <= 30
+        assert record["params"]["min_diameter_mm"] == 0.75
 
 
 def test_lesions_lie_in_the_breast_never_on_the_pectoral_muscle() -> None:

@@ -55,7 +55,16 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_COMMAND_MODULES = ("_data", "_synth", "_train", "_evaluate", "_models", "_strategies", "_preprocess", "_demo")
+_COMMAND_MODULES = (
+    "_data",
+    "_synth",
+    "_train",
+    "_evaluate",
+    "_models",
+    "_strategies",
+    "_preprocess",
+    "_demo",
+)
 
 
 def _version_callback(value: bool) -> None:

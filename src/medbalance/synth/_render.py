@@ -20,9 +20,22 @@ from medbalance.synth.insertion import LesionRecord, insert_lesion
 if TYPE_CHECKING:
     from medbalance.synth.phantoms import PhantomConfig
 
-__all__ = ["BENIGN_KINDS", "MALIGNANT_KINDS", "Breast", "RenderedView", "plan_breasts", "render_view"]
+__all__ = [
+    "BENIGN_KINDS",
+    "MALIGNANT_KINDS",
+    "MALIGNANT_MIX",
+    "Breast",
+    "RenderedView",
+    "plan_breasts",
+    "render_view",
+]
 
-MALIGNANT_KINDS = ("mass", "calcification", "distortion")
+#: Share of each malignant presentation among malignant breasts, in the order of screening
+#: practice: a mass is the commonest sign of a screen-detected cancer, calcifications alone
+#: the next, architectural distortion the rarest. It also sets what a model can learn from:
+#: at 64-128 px a distortion is barely visible (docs/phantoms.md, "Calibration").
+MALIGNANT_MIX: dict[str, float] = {"mass": 0.6, "calcification": 0.3, "distortion": 0.1}
+MALIGNANT_KINDS = tuple(MALIGNANT_MIX)
 BENIGN_KINDS = ("circumscribed-mass", "coarse-calcification")
 #: Contrast ranges (the lesion models' own, times ``lesion_contrast``, capped). Benign
 #: circumscribed masses get 60% of a malignant mass's: malignant masses are mostly
@@ -44,12 +57,15 @@ _SIZE_MM = {
     "distortion": (20.0, 45.0),
 }
 #: Fixed overrides of the lesion models for phantoms, in the models' millimetres: the
-#: larger half of the speck sizes (0.5-1.0 mm) and thicker distortion strands, so
+#: largest specks of the model's range (0.75-1.0 mm) and thicker distortion strands, so
 #: calcifications and distortions are not lost entirely at 64-128 pixels.
 _FIXED: dict[str, dict[str, float]] = {
-    "calcification": {"min_diameter_mm": 0.5},
+    "calcification": {"min_diameter_mm": 0.75},
     "distortion": {"strand_radius_mm": 0.3},
 }
+#: Integer parameters drawn per finding: a malignant cluster of 15-30 specks (the upper
+#: half of the model's 5-30), so it reads as a cluster, not as one or two coarse specks.
+_COUNTS: dict[str, tuple[str, int, int]] = {"calcification": ("n_specks", 15, 30)}
 #: Smaller lesion scales tried, in turn, when a finding does not fit in a small breast.
 _SHRINK = (1.0, 0.75, 0.5, 0.35, 0.25)
 
@@ -88,7 +104,7 @@ def plan_breasts(config: PhantomConfig, rng: np.random.Generator) -> list[Breast
     for index in range(n_breasts):
         patient = index // 2
         if malignant[index]:
-            findings: tuple[str, ...] = (str(rng.choice(MALIGNANT_KINDS)),)
+            findings: tuple[str, ...] = (str(rng.choice(MALIGNANT_KINDS, p=list(MALIGNANT_MIX.values()))),)
         elif rng.random() < config.benign_finding_rate:
             findings = (str(rng.choice(BENIGN_KINDS)),)
         else:
@@ -122,6 +138,9 @@ def render_view(breast: Breast, view: str, config: PhantomConfig) -> RenderedVie
         }
         params["size_mm"] = float(finding_rng.uniform(*_SIZE_MM[kind]) / config.lesion_scale)
         params.update(_FIXED.get(kind, {}))
+        if kind in _COUNTS:
+            name, low, high = _COUNTS[kind]
+            params[name] = int(finding_rng.integers(low, high + 1))
         depth, height = finding_rng.uniform(0.25, 0.6), finding_rng.uniform(0.3, 0.7)
         centre = _place(anatomy.breast & ~anatomy.pectoral, depth, height)
         image, record = _insert(image, anatomy, kind, config, breast.seed, centre, params)
