@@ -250,3 +250,6 @@ def test_small_cnn_avgmax_pool_is_the_mean_of_average_and_maximum() -> None:
     assert torch.allclose(model.forward_head(features, pre_logits=True), features.mean(dim=(2, 3)))
     with pytest.raises(ValueError, match="global_pool must be one of avg, avgmax"):
         model.reset_classifier(2, global_pool="max")
+    with pytest.raises(ValueError, match="num_classes must be >= 0"):
+        model.reset_classifier(-1, global_pool="avgmax")  # refused before anything changes
+    assert torch.allclose(model.forward_head(features, pre_logits=True), features.mean(dim=(2, 3)))

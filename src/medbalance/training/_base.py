@@ -58,7 +58,6 @@ class ClassifierNet(nn.Module):
         self.num_classes = num_classes
         self.drop_rate = drop_rate
         self.global_pool = _make_pool(global_pool)
-        self.global_pool_name = global_pool
         self.head_drop = nn.Dropout(drop_rate)
         self.fc: nn.Module = nn.Linear(num_features, num_classes) if num_classes > 0 else nn.Identity()
 
@@ -73,11 +72,10 @@ class ClassifierNet(nn.Module):
             num_classes: new number of outputs; 0 removes the classifier.
             global_pool: "avg" or "avgmax" replaces the pooling (timm's names); None keeps it.
         """
-        if global_pool is not None:
-            self.global_pool = _make_pool(global_pool)
-            self.global_pool_name = global_pool
         if num_classes < 0:
             raise ValueError(f"num_classes must be >= 0, got {num_classes}.")
+        if global_pool is not None:
+            self.global_pool = _make_pool(global_pool)
         self.num_classes = num_classes
         self.fc = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
 
