@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
+from medbalance.benchmark.store import ResultsStore, UnitRecord, metric_records_from_json
 from medbalance.evaluation.evaluate import EvaluateConfig, evaluate_run
 
 RULES = ("fixed:0.5", "youden", "target-sensitivity:0.9")
@@ -66,26 +67,6 @@ def write_unit(unit_dir: Path, val: pd.DataFrame, test: pd.DataFrame, *, strateg
     return evaluate_run(unit_dir, config).metrics
 
 
-def flatten_metrics(metrics: dict) -> list[dict]:
-    """The metrics rows bench-eval reads (store schema names: rule '' = threshold-free)."""
-    rows = []
-    for name in ("auc_roc", "auc_pr", "brier"):
-        m = metrics["threshold_free"][name]
-        rows.append({"split": "test", "rule": "", "metric": name, "estimate": m["estimate"], "low": m["low"],
-                     "high": m["high"]})  # fmt: skip
-    ece = metrics["calibration"]["test_raw"]["ece_equal_width"]["value"]
-    rows.append({"split": "test", "rule": "", "metric": "ece_equal_width", "estimate": ece, "low": None,
-                 "high": None})  # fmt: skip
-    for rule, point in metrics["operating_points"].items():
-        for name, m in point["test"].items():
-            rows.append({"split": "test", "rule": rule, "metric": name, "estimate": m["estimate"], "low": m["low"],
-                         "high": m["high"]})  # fmt: skip
-        for name, m in point["operating_point"]["val_metrics"].items():
-            rows.append({"split": "val", "rule": rule, "metric": name, "estimate": m["value"], "low": None,
-                         "high": None})  # fmt: skip
-    return rows
-
-
 DEFAULT_STRATEGIES = {"none": (2.2, -4.0), "class-weight": (2.2, 0.0), "undersample": (1.2, 0.0),
                       "synthetic-lesions": (2.3, -1.0)}  # fmt: skip
 
@@ -93,13 +74,14 @@ DEFAULT_STRATEGIES = {"none": (2.2, -4.0), "class-weight": (2.2, 0.0), "undersam
 def build_benchmark(bench: Path, strategies: dict[str, tuple[float, float]] | None = None, seeds: tuple[int, ...] = (0, 1),
                     ood_signal: dict[str, float] | None = None, figures: bool = False,
                     n_test_patients: int = 220) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
-    """Units for phantoms (in-distribution) and vendor-c (out-of-distribution); returns (units, metrics) frames."""
+    """Units for phantoms (in-distribution) and vendor-c (out-of-distribution), recorded in
+    ``bench/results.sqlite`` through the store's public API; returns its (units, metrics) frames."""
     strategies = strategies or DEFAULT_STRATEGIES
     ood_signal = ood_signal or {}
     val = _cases("val", 120, 0.1, 1, "vendor-a")
     tests = {"phantoms": _cases("test", n_test_patients, 0.1, 2, "vendor-a"),
              "vendor-c": _cases("test", 150, 0.1, 3, "vendor-c")}  # fmt: skip
-    units, metric_rows = [], []
+    store = ResultsStore(bench / "results.sqlite")
     for strategy, (signal, offset) in strategies.items():
         for seed in seeds:
             for test_set, test in tests.items():
@@ -108,10 +90,9 @@ def build_benchmark(bench: Path, strategies: dict[str, tuple[float, float]] | No
                 test_signal = None if in_dist else ood_signal.get(strategy, signal * 0.7)
                 metrics = write_unit(bench / "units" / unit_id, val, test, strategy=strategy, seed=seed,
                                      signal=signal, offset=offset, test_signal=test_signal, figures=figures)  # fmt: skip
-                unit = {"unit_id": unit_id, "train_set": "phantoms", "test_set": test_set, "strategy": strategy,
-                        "variant": "", "seed": seed, "in_distribution": int(in_dist),
-                        "unit_dir": bench / "units" / unit_id, "cell_ids": json.dumps([unit_id]), "level": "breast",
-                        "n_cases": len(test) // 2, "n_positive": 0}  # fmt: skip
-                units.append(unit)
-                metric_rows += [{**unit, "level": "breast", **row} for row in flatten_metrics(metrics)]
-    return pd.DataFrame(units), pd.DataFrame(metric_rows)
+                unit = UnitRecord(unit_id, "phantoms", test_set, strategy, "", seed, in_dist,
+                                  f"units/{unit_id}", (unit_id,), "breast", 0, 0)  # fmt: skip
+                store.record_unit(unit, metric_records_from_json(metrics))
+    frames = store.units_frame(), store.metrics_frame()
+    store.close()
+    return frames

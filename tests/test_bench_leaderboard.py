@@ -13,12 +13,16 @@ from medbalance.benchmark.leaderboard import (
     format_leaderboard_markdown,
     summarize_over_seeds,
     wide_leaderboard,
+    write_leaderboard,
 )
 
 
 @pytest.fixture(scope="module")
 def frames(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, pd.DataFrame]:
-    return build_benchmark(tmp_path_factory.mktemp("bench"))
+    bench = tmp_path_factory.mktemp("bench")
+    frames = build_benchmark(bench)
+    frames[0].attrs["bench"] = bench
+    return frames
 
 
 def test_summary_matches_seed_statistics(frames: tuple[pd.DataFrame, pd.DataFrame]) -> None:
@@ -65,3 +69,18 @@ def test_empty_store_gives_empty_table() -> None:
 def test_fixture_units_exist(frames: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     units, _ = frames
     assert all(Path(d, "evaluation", "metrics.json").is_file() for d in units["unit_dir"])
+
+
+def test_exports_are_written_from_the_store(frames: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    bench = frames[0].attrs["bench"]
+    csv_path, md_path, wide = write_leaderboard(bench)
+    again = pd.read_csv(csv_path)
+    assert len(again) == len(wide) and again["auc_roc_mean"].tolist() == pytest.approx(
+        wide["auc_roc_mean"].tolist()
+    )
+    assert md_path.read_text().startswith("# Leaderboard")
+
+
+def test_not_a_benchmark_folder(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="is not a benchmark folder"):
+        write_leaderboard(tmp_path)
