@@ -67,6 +67,17 @@ def write_unit(unit_dir: Path, val: pd.DataFrame, test: pd.DataFrame, *, strateg
     return evaluate_run(unit_dir, config).metrics
 
 
+def _write_data(bench: Path, val: pd.DataFrame, test: pd.DataFrame) -> None:
+    """BENCH/data/phantoms/manifest.csv and validation.json as the benchmark writes them."""
+    folder = bench / "data" / "phantoms"
+    folder.mkdir(parents=True)
+    train = val.assign(split="train", patient_id=val["patient_id"].str.replace("val", "train"))
+    table = pd.concat([train, val, test]).assign(label=lambda t: np.where(t["y"] == 1, "malignant", "benign"))
+    table.drop(columns=["y", "difficulty"]).to_csv(folder / "manifest.csv", index=False)
+    problems = [{"severity": "warning", "message": "only 24 malignant breasts in val"}]
+    (folder / "validation.json").write_text(json.dumps({"ok": True, "problems": problems}))
+
+
 DEFAULT_STRATEGIES = {"none": (2.2, -4.0), "class-weight": (2.2, 0.0), "undersample": (1.2, 0.0),
                       "synthetic-lesions": (2.3, -1.0)}  # fmt: skip
 
@@ -82,6 +93,7 @@ def build_benchmark(bench: Path, strategies: dict[str, tuple[float, float]] | No
     tests = {"phantoms": _cases("test", n_test_patients, 0.1, 2, "vendor-a"),
              "vendor-c": _cases("test", 150, 0.1, 3, "vendor-c")}  # fmt: skip
     store = ResultsStore(bench / "results.sqlite")
+    _write_data(bench, val, tests["phantoms"])
     for strategy, (signal, offset) in strategies.items():
         for seed in seeds:
             for test_set, test in tests.items():

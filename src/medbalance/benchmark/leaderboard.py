@@ -10,6 +10,7 @@ patient-clustered 95% interval bounds (a typical single model's interval).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,7 @@ __all__ = [
     "THRESHOLD_FREE",
     "THRESHOLD_METRICS",
     "format_leaderboard_markdown",
+    "leaderboard_blocks",
     "load_benchmark_frames",
     "summarize_over_seeds",
     "wide_leaderboard",
@@ -161,6 +163,34 @@ def _strategy_name(row: pd.Series) -> str:
     return str(row["strategy"]) + (f" ({row['variant']})" if row["variant"] else "")
 
 
+def leaderboard_blocks(wide: pd.DataFrame) -> list[dict[str, Any]]:
+    """One block per (training set, test set): title, header and formatted rows (for Markdown and HTML).
+
+    Each cell reads 'mean [mean of the seeds' 95% interval bounds] ±sd over seeds' (the interval for AUC
+    and AUPRC only).
+    """
+    blocks = []
+    for (train, test, in_dist, level), block in wide.groupby(
+        ["train_set", "test_set", "in_distribution", "level"], sort=False
+    ):
+        where = "in-distribution" if in_dist else "out-of-distribution"
+        columns = [c.removesuffix("_mean") for c in block.columns if c.endswith("_mean")]
+        rows = []
+        for _, row in block.iterrows():
+            cells = [_strategy_name(row), str(int(row["n_seeds"]))]
+            cells += [_cell(row, c, interval=c in ("auc_roc", "auc_pr")) for c in columns]
+            rows.append(cells)
+        blocks.append(
+            {
+                "title": f"trained on {train}, tested on {test} ({where}, {level} level)",
+                "in_distribution": bool(in_dist),
+                "header": ["strategy", "seeds"] + [_header(c) for c in columns],
+                "rows": rows,
+            }
+        )
+    return blocks
+
+
 def format_leaderboard_markdown(wide: pd.DataFrame) -> str:
     """Markdown: one table per (training set, test set); each cell 'mean [typical 95% CI] ±sd over seeds'."""
     lines = [
@@ -170,18 +200,10 @@ def format_leaderboard_markdown(wide: pd.DataFrame) -> str:
         "AUPRC, ±standard deviation over seeds. Thresholds other than 0.5 were chosen on validation.",
         "",
     ]
-    for (train, test, in_dist, level), block in wide.groupby(
-        ["train_set", "test_set", "in_distribution", "level"], sort=False
-    ):
-        where = "in-distribution" if in_dist else "out-of-distribution"
-        lines += [f"## trained on {train}, tested on {test} ({where}, {level} level)", ""]
-        columns = [c.removesuffix("_mean") for c in block.columns if c.endswith("_mean")]
-        header = ["strategy", "seeds"] + [_header(c) for c in columns]
-        lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        for _, row in block.iterrows():
-            cells = [_strategy_name(row), str(int(row["n_seeds"]))]
-            cells += [_cell(row, c, interval=c in ("auc_roc", "auc_pr")) for c in columns]
-            lines.append("| " + " | ".join(cells) + " |")
+    for block in leaderboard_blocks(wide):
+        lines += [f"## {block['title']}", ""]
+        lines += ["| " + " | ".join(block["header"]) + " |", "|" + "---|" * len(block["header"])]
+        lines += ["| " + " | ".join(cells) + " |" for cells in block["rows"]]
         lines.append("")
     return "\n".join(lines)
 

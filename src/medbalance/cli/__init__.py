@@ -65,6 +65,7 @@ _COMMAND_MODULES = (
     "_preprocess",
     "_demo",
     "_recommend",
+    "_report",
 )
 
 
