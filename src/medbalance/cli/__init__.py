@@ -64,6 +64,7 @@ _COMMAND_MODULES = (
     "_strategies",
     "_preprocess",
     "_demo",
+    "_benchmark",
     "_recommend",
     "_report",
 )

@@ -18,7 +18,7 @@ from medbalance.training.augment import create_augmentation
 from medbalance.training.config import TrainConfig
 from medbalance.training.dataset import ManifestDataset, Normalization
 
-__all__ = ["RunData", "compute_split_hash", "load_run_manifest", "prepare_run_data"]
+__all__ = ["RunData", "apply_fold", "compute_split_hash", "load_run_manifest", "prepare_run_data"]
 
 log = logging.getLogger("medbalance.training")
 
@@ -79,6 +79,39 @@ def load_run_manifest(config: TrainConfig) -> Manifest:
     return manifest
 
 
+def apply_fold(manifest: Manifest, fold: int) -> Manifest:
+    """Cross-validation split from the ``fold`` column: test = ``fold``, val = the next fold, train = the rest.
+
+    Raises:
+        DataError: no fold column, a row without a fold, fewer than 3 folds, or ``fold`` not among them.
+    """
+    table = manifest.table
+    if "fold" not in table.columns:
+        raise DataError(
+            f"fold={fold} needs a 'fold' column in the manifest {manifest.source or ''}; write one with "
+            "`medbalance data ... --folds K` (on data without a test split) or drop the fold option."
+        )
+    values = table["fold"].astype(str).str.strip()
+    if (values == "").any():
+        raise DataError(
+            f"{int((values == '').sum())} row(s) of the manifest have no fold (e.g. a held-out test split); "
+            "cross-validation needs every row in a fold: rebuild the folds without a test split."
+        )
+    try:
+        folds = values.astype(int)
+    except ValueError:
+        raise DataError(f"the fold column holds non-integer values {sorted(set(values))[:5]}.") from None
+    count = int(folds.max()) + 1
+    if count < 3 or sorted(set(folds)) != list(range(count)):
+        raise DataError(
+            f"fold training needs folds 0..K-1 with K >= 3 (test, val, train), got {sorted(set(folds))}."
+        )
+    if not 0 <= fold < count:
+        raise DataError(f"fold={fold} is not among the manifest's folds 0..{count - 1}.")
+    split = ["test" if f == fold else "val" if f == (fold + 1) % count else "train" for f in folds]
+    return manifest.with_table(table.assign(split=split))
+
+
 def compute_split_hash(manifest: Manifest) -> str:
     """Hash of which image is in which split with which label (paths left out)."""
     columns = ["image_id", "patient_id", "label", "split"]
@@ -94,6 +127,8 @@ def prepare_run_data(config: TrainConfig, *, progress: bool) -> RunData:
         LeakageError: a patient (or group) straddles splits.
     """
     manifest = load_run_manifest(config)
+    if config.fold is not None:
+        manifest = apply_fold(manifest, config.fold)
     manifest = split_manifest(
         manifest, fractions=config.fractions, group_by=config.group_by, seed=config.seed
     )

@@ -123,6 +123,10 @@ class TrainConfig:
         seed: one seed for split, sampling, augmentation, synthesis and initialisation.
         fractions: train/val/test shares when the manifest has no split.
         group_by: the unit kept within one split.
+        fold: cross-validation fold used as the test split (the manifest's ``fold``
+            column, 0..K-1, e.g. from ``medbalance data --folds K`` on a manifest without
+            a test split); fold ``(fold + 1) % K`` is validation, the rest training.
+            None uses the manifest's ``split`` column (or ``fractions``).
         freeze: ``none`` or ``backbone`` (head-only first).
         warmup_epochs: head-only epochs before unfreezing (with ``freeze=backbone``).
         unfreeze: what joins the head after warm-up: ``all`` or ``last-block``.
@@ -177,6 +181,7 @@ class TrainConfig:
     seed: int = 0
     fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
     group_by: Literal["patient", "study", "image"] = "patient"
+    fold: int | None = None
     freeze: Literal["none", "backbone"] = "none"
     warmup_epochs: int = 0
     unfreeze: Literal["all", "last-block"] = "all"
@@ -217,6 +222,10 @@ class TrainConfig:
         if not self.lr > 0 or not self.weight_decay >= 0:
             raise ConfigError(
                 f"lr must be > 0 and weight_decay >= 0, got lr={self.lr}, weight_decay={self.weight_decay}."
+            )
+        if self.fold is not None and self.fold < 0:
+            raise ConfigError(
+                f"fold must be >= 0 (a value of the manifest's fold column) or null, got {self.fold}."
             )
         if self.grad_clip is not None and not self.grad_clip > 0:
             raise ConfigError(f"grad_clip must be > 0 or null (no clipping), got {self.grad_clip}.")

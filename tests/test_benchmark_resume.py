@@ -1,0 +1,88 @@
+"""A benchmark killed with SIGKILL mid-cell and resumed ends with the same cells and no duplicates."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from benchmark_helpers import tiny_settings
+from medbalance.benchmark.store import ResultsStore
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def _status(store: Path) -> dict[str, str]:
+    if not store.is_file():
+        return {}
+    try:
+        conn = sqlite3.connect(store, timeout=1)
+        try:
+            return dict(conn.execute("SELECT cell_id, status FROM cells").fetchall())
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return {}
+
+
+def _cli(config: Path, out: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "medbalance",
+        "benchmark",
+        "--config",
+        str(config),
+        "--out",
+        str(out),
+        *extra,
+    ]
+
+
+@pytest.mark.slow  # ~2.5 min on 2 shared cores: two CLI starts, three cells
+def test_sigkill_mid_cell_then_resume(tmp_path: Path) -> None:
+    out = tmp_path / "bench"
+    settings = tiny_settings(out)
+    settings["data"] = settings["data"][:1]
+    settings["train"] = {**settings["train"], "epochs": 3}
+    for key in ("out", "progress"):
+        settings.pop(key)
+    config = tmp_path / "bench.yaml"
+    config.write_text(yaml.safe_dump(settings))
+    env = {**os.environ, "PYTHONPATH": str(SRC), "HF_HUB_OFFLINE": "1", "MPLBACKEND": "Agg"}
+    first, second = "ab__none__default__s0", "ab__oversample__default__s0"
+    proc = subprocess.Popen(_cli(config, out), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)  # fmt: skip
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline and proc.poll() is None:
+            status = _status(out / "results.sqlite")
+            if status.get(first) == "completed" and (out / "cells" / second / "history.csv").is_file():
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, "the benchmark ended before it could be killed mid-cell"
+        assert _status(out / "results.sqlite") == {first: "completed", second: "running"}
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    done = subprocess.run(_cli(config, out, "--resume"), env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "1 cell(s) run, 1 kept from before, 0 failed" in done.stdout
+    with ResultsStore(out / "results.sqlite") as store:
+        cells, units, metrics = store.cells_frame(), store.units_frame(), store.metrics_frame()
+    assert list(cells["cell_id"]) == [first, second] and set(cells["status"]) == {"completed"}
+    assert len(units) == 2 and units["unit_id"].is_unique
+    assert not metrics.duplicated(["unit_id", "level", "split", "rule", "metric"]).any()
+    assert sorted(p.name for p in (out / "cells").iterdir() if p.is_dir()) == [first, second]
+    assert sorted(p.name for p in (out / "units").iterdir()) == sorted(units["unit_id"])
+    history = (out / "cells" / second / "history.csv").read_text().strip().splitlines()
+    assert len(history) == 1 + 3  # the redone cell trained all its epochs afresh
