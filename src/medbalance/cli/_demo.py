@@ -1,97 +1,56 @@
-"""CLI command ``demo``: the main job on the embedded phantom data (``make demo``)."""
+"""CLI command ``demo``: the benchmark preset on phantoms (``make demo``), its leaderboard and report."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 
-if TYPE_CHECKING:
-    from rich.console import Console
-
-    from medbalance.demo import DemoResult
-
-__all__ = ["DEFAULT_STRATEGIES_TEXT", "register"]
-
-DEFAULT_STRATEGIES_TEXT = "none,class-weight,undersample,oversample,focal,logit-adjust,synthetic-lesions"
-"""``medbalance.demo.DEFAULT_STRATEGIES`` spelled out, so ``--help`` needs no pandas import (tested equal)."""
+__all__ = ["register"]
 
 
 def demo(
-    out: Path = typer.Option(
-        Path("demo-output"), "--out", "-o", help="Folder for data, runs and the comparison."
+    out: Path = typer.Option(Path("demo-output"), "--out", "-o", help="Benchmark folder of the demo."),
+    n_patients: int | None = typer.Option(None, "--n-patients", help="Phantom patients (preset: 2000)."),
+    prevalence: float | None = typer.Option(
+        None, "--prevalence", help="Malignant breasts (preset 0.05 = 19:1)."
     ),
-    n_patients: int = typer.Option(500, "--n-patients", help="Phantom patients (4 images each)."),
-    prevalence: float = typer.Option(0.05, "--prevalence", help="Share of malignant breasts (0.05 = 19:1)."),
-    image_size: int = typer.Option(128, "--image-size", help="Phantom and network input size in pixels."),
-    epochs: int = typer.Option(8, "--epochs", help="Training epochs per strategy."),
-    strategies: str = typer.Option(
-        DEFAULT_STRATEGIES_TEXT,
+    image_size: int | None = typer.Option(
+        None, "--image-size", help="Phantom and input size (preset: 80 px)."
+    ),
+    epochs: int | None = typer.Option(None, "--epochs", help="Epochs per cell (preset: 4)."),
+    seeds: int | None = typer.Option(None, "--seeds", help="Seeds per strategy (preset: 2)."),
+    strategies: str | None = typer.Option(
+        None,
         "--strategies",
-        help="Comma-separated strategy names (medbalance strategies lists them).",
+        help="Comma-separated (preset: none,class-weight,undersample,synthetic-lesions).",
     ),
-    level: str = typer.Option("breast", "--level", help="Evaluate at: image or breast (mean of CC and MLO)."),
-    n_bootstrap: int = typer.Option(1000, "--n-bootstrap", help="Bootstrap resamples of every interval."),
-    seed: int = typer.Option(0, "--seed", help="One seed for data, split, sampling and initialisation."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output folder."),
-    resume: bool = typer.Option(
-        False, "--resume", help="Continue an interrupted demo in OUT, keeping its finished strategies."
+    n_bootstrap: int | None = typer.Option(
+        None, "--n-bootstrap", help="Resamples per interval (preset: 1000)."
     ),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing demo folder."),
+    resume: bool = typer.Option(False, "--resume", help="Keep the finished cells of an interrupted demo."),
 ) -> None:
-    """Phantoms at 19:1 -> split -> validate -> one small CNN per strategy -> evaluation -> comparison table."""
-    from rich.console import Console
+    """Benchmark strategies x 2 seeds on 19:1 phantoms, tested in and out of distribution (vendor c).
 
-    from medbalance.config import parse_config
+    Writes leaderboard.csv/.md, recommendation.json and report.html into the folder (docs/demo.md).
+    """
+    from medbalance.benchmark.progress import ProgressPrinter
     from medbalance.demo import DemoConfig, run_demo
+    from medbalance.errors import ConfigError
 
-    config = parse_config(
-        DemoConfig,
-        {
-            "out": str(out), "n_patients": n_patients, "prevalence": prevalence, "size": image_size,
-            "image_size": image_size, "epochs": epochs, "level": level, "n_bootstrap": n_bootstrap,
-            "strategies": tuple(s.strip() for s in strategies.split(",") if s.strip()), "seed": seed,
-            "overwrite": overwrite, "resume": resume,
-        },
-        where="demo options",
-    )  # fmt: skip
-    console = Console()
-    result = run_demo(config, on_strategy=lambda name, i, n: console.rule(f"strategy {i + 1}/{n}: {name}"))
-    _print_table(console, result)
-
-
-def _print_table(console: Console, result: DemoResult) -> None:
-    from rich.table import Table
-
-    rows = result.table.to_dict("records")
-    table = Table(
-        title=f"Test split, {rows[0]['level']} level; thresholds chosen on validation",
-        caption="AUC with its 95% patient-clustered bootstrap CI; sensitivity / specificity at 0.5, at Youden's J "
-        "and at the validation threshold reaching sensitivity 0.9",
-    )
-    for column in ("strategy", "AUC [95% CI]", "@0.5", "@Youden", "@sens 0.9", "Brier", "s"):
-        table.add_column(column)
-
-    def pair(r: dict, short: str) -> str:
-        return f"{r[f'sens@{short}']:.2f} / {r[f'spec@{short}']:.2f}"
-
-    for r in rows:
-        table.add_row(
-            r["strategy"] + (" [yellow](overconfident)[/]" if r["overconfident"] else ""),
-            f"{r['auc']:.3f} [{r['auc_low']:.3f}, {r['auc_high']:.3f}]",
-            pair(r, "0.5"), pair(r, "youden"), pair(r, "sens90"),
-            f"{r['brier']:.3f}",
-            "" if r["seconds"] is None or r["seconds"] != r["seconds"] else f"{r['seconds']:.0f}",
-        )  # fmt: skip
-    console.print(table)
-    if result.reused:
-        console.print(f"reused the finished runs of an earlier demo: {', '.join(result.reused)}")
-    console.print(
-        f"wrote {result.out}/comparison.csv, comparison.md, preview.png, data/ and runs/<strategy>/ "
-        "(each with evaluation/metrics.json, operating_points.csv and figures/)"
-    )
+    if overwrite and resume:
+        raise ConfigError("--overwrite and --resume exclude each other: choose one.")
+    names = None if strategies is None else tuple(s.strip() for s in strategies.split(",") if s.strip())
+    config = DemoConfig(out=out, n_patients=n_patients, prevalence=prevalence, image_size=image_size, epochs=epochs,
+                        seeds=seeds, strategies=names, n_bootstrap=n_bootstrap, overwrite=overwrite, resume=resume)  # fmt: skip
+    result = run_demo(config, on_event=ProgressPrinter())
+    typer.echo("")
+    typer.echo((result.out / "leaderboard.md").read_text(encoding="utf-8"))
+    typer.echo(f"Recommendation ({result.recommendation['constraint']}): {result.recommendation['answer']}")
+    typer.echo(f"Report: {result.report}")
 
 
 def register(app: typer.Typer) -> None:
-    """Add the ``demo`` command to ``app``."""
+    """Add ``demo`` to the app."""
     app.command("demo")(demo)
