@@ -1,24 +1,23 @@
-"""The main job (``medbalance demo``): files, numbers that agree with scikit-learn, resume, refusals."""
+"""``medbalance demo``: the benchmark preset end to end on tiny settings; the preset file; refusals."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from sklearn.metrics import roc_auc_score
 
+from medbalance.benchmark.store import ResultsStore
 from medbalance.cli import main
-from medbalance.cli._demo import DEFAULT_STRATEGIES_TEXT
-from medbalance.demo import DEFAULT_STRATEGIES, DemoConfig, run_demo
-from medbalance.errors import ConfigError, MedbalanceError
+from medbalance.demo import DEMO_PRESET, DemoConfig, demo_benchmark_config, run_demo
+from medbalance.errors import ConfigError
 
-TINY = {
-    "n_patients": 16, "prevalence": 0.3, "size": 48, "image_size": 32, "epochs": 1, "batch_size": 8,
-    "strategies": ("none", "class-weight"), "n_bootstrap": 50, "progress": False,
-}  # fmt: skip
+REPO = Path(__file__).resolve().parents[1]
+TINY = {"n_patients": 60, "prevalence": 0.2, "image_size": 32, "epochs": 1, "seeds": 1,
+        "strategies": ("none", "class-weight"), "n_bootstrap": 50}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -28,108 +27,74 @@ def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def test_demo_writes_data_runs_evaluations_and_the_table(demo_dir: Path) -> None:
-    for name in ("data/manifest.csv", "data/validation.json", "data/split_counts.csv", "preview.png",
-                 "comparison.csv", "comparison.md", "demo_config.json"):  # fmt: skip
+def test_demo_is_a_benchmark_with_a_report(demo_dir: Path) -> None:
+    for name in ("results.sqlite", "benchmark.yaml", "leaderboard.csv", "leaderboard.md", "recommendation.json",
+                 "report.html", "data/phantoms-ab/manifest.csv"):  # fmt: skip
         assert (demo_dir / name).is_file(), name
-    for strategy in TINY["strategies"]:
-        run = demo_dir / "runs" / strategy
-        assert json.loads((run / "summary.json").read_text())["status"] == "completed"
-        assert (run / "evaluation" / "metrics.json").is_file()
-        assert any((run / "evaluation" / "figures").glob("*.png"))
-    table = pd.read_csv(demo_dir / "comparison.csv")
-    assert table["strategy"].tolist() == list(TINY["strategies"])
-    assert (table["level"] == "breast").all()
-    assert table["auc_low"].le(table["auc"]).all() and table["auc"].le(table["auc_high"]).all()
-    markdown = (demo_dir / "comparison.md").read_text()
-    assert markdown.count("\n") == 2 + len(TINY["strategies"])
+    with ResultsStore(demo_dir / "results.sqlite") as store:
+        cells, units = store.cells_frame(), store.units_frame()
+    assert set(cells["status"]) == {"completed"} and len(cells) == 2
+    # each model tested in distribution and on vendor c, never seen in training
+    assert sorted(units["test_set"].unique()) == ["phantoms-ab", "vendor-c"] and len(units) == 4
+    manifest = pd.read_csv(demo_dir / "data" / "phantoms-ab" / "manifest.csv")
+    assert "vendor-c" not in set(manifest["domain"])
 
 
-@pytest.mark.parametrize("strategy", TINY["strategies"])
-def test_table_auc_is_the_breast_level_auc_of_the_test_predictions(demo_dir: Path, strategy: str) -> None:
-    predictions = pd.read_csv(demo_dir / "runs" / strategy / "predictions_test.csv", dtype={"label": str})
-    breasts = predictions.groupby("breast_id").agg(label=("label", "first"), score=("prob_malignant", "mean"))
-    expected = roc_auc_score(breasts["label"] == "malignant", breasts["score"])
-    row = pd.read_csv(demo_dir / "comparison.csv").set_index("strategy").loc[strategy]
-    assert row["auc"] == pytest.approx(expected, abs=1e-9)
-    points = pd.read_csv(demo_dir / "runs" / strategy / "evaluation" / "operating_points.csv").set_index(
-        "rule"
+def test_leaderboard_auc_is_the_breast_level_auc_of_the_unit(demo_dir: Path) -> None:
+    with ResultsStore(demo_dir / "results.sqlite") as store:
+        units = store.units_frame()
+    unit = units[(units["strategy"] == "none") & units["in_distribution"]].iloc[0]
+    test = pd.read_csv(Path(unit["unit_dir"]) / "predictions_test.csv")
+    breast = test.groupby("breast_id").agg(
+        p=("prob_malignant", "mean"), y=("label", lambda s: (s == "malignant").any())
     )
-    at_half = breasts["score"] >= 0.5
-    positive = breasts["label"] == "malignant"
-    assert row["sens@0.5"] == pytest.approx((at_half & positive).sum() / positive.sum())
-    assert row["spec@0.5"] == pytest.approx((~at_half & ~positive).sum() / (~positive).sum())
-    assert row["sens@youden"] == pytest.approx(points.loc["youden", "test_sensitivity"])
-    metrics = json.loads((demo_dir / "runs" / strategy / "evaluation" / "metrics.json").read_text())
-    assert bool(row["overconfident"]) == bool(metrics["calibration"]["overconfidence"]["flagged"])
+    table = pd.read_csv(demo_dir / "leaderboard.csv")
+    row = table[(table["strategy"] == "none") & table["in_distribution"]].iloc[0]
+    assert row["auc_roc_mean"] == pytest.approx(roc_auc_score(breast["y"], breast["p"]))
 
 
-def test_resume_keeps_finished_runs_and_refuses_other_settings(demo_dir: Path) -> None:
-    summary = demo_dir / "runs" / "none" / "summary.json"
-    before = summary.stat().st_mtime_ns
-    result = run_demo(DemoConfig(out=demo_dir, resume=True, **TINY))  # type: ignore[arg-type]
-    assert result.reused == TINY["strategies"]
-    assert summary.stat().st_mtime_ns == before
-    with pytest.raises(MedbalanceError, match=r"other settings \(epochs differ\)"):
-        run_demo(DemoConfig(out=demo_dir, resume=True, **{**TINY, "epochs": 2}))  # type: ignore[arg-type]
+def test_cli_resume_keeps_the_cells_and_prints_the_leaderboard(
+    demo_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["demo", "--out", str(demo_dir), "--resume", "--n-patients", "60", "--prevalence", "0.2",
+            "--image-size", "32", "--epochs", "1", "--seeds", "1", "--strategies", "none,class-weight",
+            "--n-bootstrap", "50"]  # fmt: skip
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "# Leaderboard" in out and "Recommendation (sensitivity >= 0.9)" in out and "report.html" in out
+    assert "0 cell(s)" in out or "kept" in out or "2 cell(s)" not in out.split("Leaderboard")[0]
+    assert main([*args[:4], "--epochs", "2"]) != 0  # a resumed demo with other settings is refused
+    assert "epochs" in capsys.readouterr().err
 
 
-def test_resume_reruns_an_interrupted_strategy(tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    run_demo(DemoConfig(out=out, **{**TINY, "strategies": ("none",)}))  # type: ignore[arg-type]
-    # an interruption during evaluation leaves no metrics.json: that strategy runs again
-    (out / "runs" / "none" / "evaluation" / "metrics.json").unlink()
-    result = run_demo(DemoConfig(out=out, resume=True, **{**TINY, "strategies": ("none",)}))  # type: ignore[arg-type]
-    assert result.reused == ()
-    assert (out / "runs" / "none" / "evaluation" / "metrics.json").is_file()
-
-
-def test_refusals_leave_nothing_behind(tmp_path: Path) -> None:
-    occupied = tmp_path / "occupied"
-    occupied.mkdir()
-    (occupied / "notes.txt").write_text("mine")
-    with pytest.raises(MedbalanceError, match="--overwrite"):
-        run_demo(DemoConfig(out=occupied, **TINY))  # type: ignore[arg-type]
-    with pytest.raises(MedbalanceError, match="not made by medbalance demo"):
-        run_demo(DemoConfig(out=occupied, resume=True, **TINY))  # type: ignore[arg-type]
-    assert [p.name for p in occupied.iterdir()] == ["notes.txt"]
-    with pytest.raises(ConfigError, match=r"Did you mean .oversample."):
-        run_demo(DemoConfig(out=tmp_path / "new", **{**TINY, "strategies": ("oversampel",)}))  # type: ignore[arg-type]
-    assert not (tmp_path / "new").exists()
-    with pytest.raises(ConfigError, match="exclude each other"):
-        DemoConfig(out=tmp_path / "x", overwrite=True, resume=True)
+def test_preset_file_equals_the_preset() -> None:
+    on_disk = yaml.safe_load((REPO / "configs" / "demo.yaml").read_text())
+    assert on_disk == json.loads(json.dumps(DEMO_PRESET))
+    config = demo_benchmark_config(DemoConfig(out=Path("x")))
+    assert (
+        config.seeds == 2
+        and "none" in (config.strategies or ())
+        and "synthetic-lesions" in (config.strategies or ())
+    )
+    assert [d.role for d in config.data] == ["both", "test"]
 
 
 @pytest.mark.parametrize(
-    ("change", "message"),
+    ("change", "match"),
     [
-        ({"prevalence": 1.5}, "prevalence must lie strictly between 0 and 1"),
-        ({"n_patients": 0}, "n_patients must be a positive integer"),
+        ({"strategies": ("none", "nope")}, "nope"),
+        ({"prevalence": 1.5}, "prevalence"),
         ({"epochs": 0}, "epochs"),
-        ({"level": "brest"}, "Did you mean 'breast'"),
-        ({"n_bootstrap": 3}, "n_bootstrap must be an integer >= 10"),
     ],
-    ids=["prevalence", "patients", "epochs", "level", "bootstrap"],
+    ids=["strategy", "prevalence", "epochs"],
 )
-def test_bad_settings_fail_before_anything_is_written(tmp_path: Path, change: dict, message: str) -> None:
-    with pytest.raises(ConfigError, match=message):
-        run_demo(DemoConfig(out=tmp_path / "new", **{**TINY, **change}))  # type: ignore[arg-type]
-    assert not (tmp_path / "new").exists()
+def test_bad_settings_fail_before_anything_is_written(tmp_path: Path, change: dict, match: str) -> None:
+    out = tmp_path / "demo"
+    with pytest.raises(ConfigError, match=match):
+        run_demo(DemoConfig(out=out, **{**TINY, **change}))  # type: ignore[arg-type]
+    assert not out.exists()
 
 
-def test_cli_defaults_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert tuple(DEFAULT_STRATEGIES_TEXT.split(",")) == DEFAULT_STRATEGIES
-    code = main(["demo", "--out", str(tmp_path / "d"), "--strategies", "none,none"])
-    assert code == 2
-    assert "listed twice" in capsys.readouterr().err
-    assert not (tmp_path / "d").exists()
-
-
-def test_cli_runs_the_demo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    out = tmp_path / "cli"
-    args = ["demo", "--out", str(out), "--n-patients", "16", "--prevalence", "0.3", "--image-size", "32",
-            "--epochs", "1", "--strategies", "none", "--n-bootstrap", "50"]  # fmt: skip
-    assert main(args) == 0
-    text = capsys.readouterr().out
-    assert "comparison.csv" in text and "none" in text
-    assert np.isfinite(pd.read_csv(out / "comparison.csv")["auc"]).all()
+def test_cli_refuses_overwrite_with_resume(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--out", str(tmp_path / "d"), "--overwrite", "--resume"]) != 0
+    assert "exclude each other" in capsys.readouterr().err
