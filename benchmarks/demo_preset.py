@@ -1,16 +1,17 @@
-"""Search for the ``make demo`` preset: baseline evidence (breast-level AUC, its interval) against time.
+"""Measure the ``make demo`` preset: the baseline's evidence (breast-level AUC, its interval, collapse at 0.5)
+against time, on the real code path (``medbalance.demo.run_demo`` -> the benchmark engine -> the report).
 
-For each candidate (phantom patients, image size, epochs, lesion contrast and
-scale, benign-finding rate, split fractions) it runs the real pipeline once with
-the baseline strategy ``none``: phantoms -> patient-grouped split -> small-cnn
-training -> breast-level test AUC (mean of CC and MLO) with DeLong's 95%
-interval, sensitivity/specificity at 0.5, and the wall-clock seconds of the
-phantoms, the training and the whole cell. The 1-minute load average is recorded
-before and after each candidate, because the machine is shared and times are
-inflated by other work.
+Each run appends one record to the JSON: the settings changed from ``DEMO_PRESET``, the baseline's
+breast-level test AUC with its 95% patient-clustered bootstrap interval and DeLong interval (from
+the store), sensitivity/specificity at 0.5, the out-of-distribution AUC, the wall-clock seconds, the
+CPU seconds of this process and its children, and the 1-minute load average before and after (the
+machine is shared; on a loaded machine CPU seconds / 2 approximates the wall time on 2 idle cores).
 
-    OMP_NUM_THREADS=2 nice -n 10 .venv/bin/python benchmarks/demo_preset.py \\
-        --json benchmarks/results/demo_preset.json
+    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/demo_preset.py --out /tmp/preset --strategies none \\
+        --seeds 1 --json benchmarks/results/demo_preset.json
+
+``--record DIR --wall S --cpu S --load A,B`` adds a finished demo folder measured elsewhere (e.g. under
+``/usr/bin/time -v medbalance demo``) instead of running one.
 """
 
 from __future__ import annotations
@@ -19,85 +20,44 @@ import argparse
 import json
 import os
 import platform
-import tempfile
+import resource
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
-from medbalance.data.manifest import load_manifest
-from medbalance.data.splits import split_manifest
-from medbalance.evaluation.delong import delong_auc_ci
-from medbalance.synth.phantoms import PhantomConfig, generate_phantoms
-from medbalance.training.config import load_train_config
-from medbalance.training.run import train
-
-CANDIDATES: list[dict[str, Any]] = [
-    {"n_patients": 2000, "size": 64, "epochs": 5, "lesion_contrast": 4.0, "lesion_scale": 4.0,
-     "benign_finding_rate": 0.1, "fractions": (0.5, 0.15, 0.35)},
-    {"n_patients": 2000, "size": 80, "epochs": 4, "lesion_contrast": 4.0, "lesion_scale": 3.0,
-     "benign_finding_rate": 0.1, "fractions": (0.5, 0.15, 0.35)},
-    {"n_patients": 1600, "size": 64, "epochs": 4, "lesion_contrast": 5.0, "lesion_scale": 4.0,
-     "benign_finding_rate": 0.1, "fractions": (0.45, 0.15, 0.4)},
-    {"n_patients": 2000, "size": 96, "epochs": 4, "lesion_contrast": 4.0, "lesion_scale": 3.0,
-     "benign_finding_rate": 0.1, "fractions": (0.5, 0.15, 0.35)},
-]  # fmt: skip
+from medbalance.benchmark.leaderboard import load_benchmark_frames
+from medbalance.demo import DemoConfig, run_demo
 
 
-def breast_level(predictions: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Breast-level labels (any malignant image) and scores (mean of the breast's images)."""
-    grouped = predictions.groupby("breast_id").agg(
-        p=("prob_malignant", "mean"), y=("label", lambda s: bool((s == "malignant").any()))
-    )
-    return grouped["y"].to_numpy(dtype=int), grouped["p"].to_numpy()
+def _cpu_seconds() -> float:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def run_candidate(work: Path, candidate: dict[str, Any], seed: int) -> dict[str, Any]:
-    """One baseline cell of the candidate; returns its evidence and timings."""
-    load_before = os.getloadavg()[0]
-    started = time.perf_counter()
-    phantoms = PhantomConfig(
-        n_patients=candidate["n_patients"], prevalence=0.05, size=candidate["size"],
-        lesion_contrast=candidate["lesion_contrast"], lesion_scale=candidate["lesion_scale"],
-        benign_finding_rate=candidate["benign_finding_rate"], seed=seed,
-    )  # fmt: skip
-    data_dir = work / "data"
-    generate_phantoms(phantoms, out_dir=data_dir, overwrite=True)
-    manifest = split_manifest(
-        load_manifest(data_dir / "manifest.csv"),
-        fractions=candidate["fractions"],
-        group_by="patient",
-        seed=seed,
-    )
-    manifest.save(data_dir / "manifest.csv")
-    generated = time.perf_counter()
-    settings = {
-        "out": str(work / "run"), "data": str(data_dir / "manifest.csv"), "strategy": "none",
-        "model": "small-cnn", "epochs": candidate["epochs"], "batch_size": 32, "image_size": candidate["size"],
-        "lr": 2e-3, "seed": seed, "cache_dir": str(work / "cache"), "overwrite": True, "progress": False,
-    }  # fmt: skip
-    train(load_train_config(None, settings))
-    trained = time.perf_counter()
-    y, p = breast_level(pd.read_csv(work / "run" / "predictions_test.csv"))
-    ci = delong_auc_ci(y, p)
+def evidence(bench: Path) -> dict[str, Any]:
+    """The baseline's numbers from the store of a finished demo folder (mean over its seeds)."""
+    units, metrics = load_benchmark_frames(bench)
+    base = metrics[(metrics["strategy"] == "none") & (metrics["split"] == "test")]
+
+    def pick(in_dist: bool, rule: str, metric: str) -> dict[str, float]:
+        rows = base[
+            (base["in_distribution"] == in_dist) & (base["rule"] == rule) & (base["metric"] == metric)
+        ]
+        return {k: round(float(rows[k].mean()), 3) for k in ("estimate", "low", "high")}
+
+    auc = pick(True, "", "auc_roc")
+    inside = units[units["in_distribution"] & (units["strategy"] == "none")]
     return {
-        **{k: (list(v) if isinstance(v, tuple) else v) for k, v in candidate.items()},
-        "seed": seed,
-        "test_breasts": int(y.size),
-        "test_malignant_breasts": int(y.sum()),
-        "auc_breast": round(float(ci.estimate or 0.0), 3),
-        "auc_low": round(float(ci.low or 0.0), 3),
-        "auc_high": round(float(ci.high or 0.0), 3),
-        "auc_half_width": round(float(((ci.high or 0.0) - (ci.low or 0.0)) / 2), 3),
-        "sens_at_0.5": round(float((p[y == 1] >= 0.5).mean()), 3),
-        "spec_at_0.5": round(float((p[y == 0] < 0.5).mean()), 3),
-        "seconds_phantoms": round(generated - started, 1),
-        "seconds_train": round(trained - generated, 1),
-        "seconds": round(trained - started, 1),
-        "load1_before": round(load_before, 2),
-        "load1_after": round(os.getloadavg()[0], 2),
+        "baseline_auc_breast": auc,
+        "baseline_auc_half_width": round((auc["high"] - auc["low"]) / 2, 3),
+        "baseline_auc_delong": pick(True, "", "auc_roc_delong"),
+        "baseline_sens_at_0.5": pick(True, "fixed:0.5", "sensitivity")["estimate"],
+        "baseline_spec_at_0.5": pick(True, "fixed:0.5", "specificity")["estimate"],
+        "baseline_auc_out_of_distribution": pick(False, "", "auc_roc"),
+        "test_breasts": int(inside["n_cases"].mean()),
+        "test_malignant_breasts": int(inside["n_positive"].mean()),
+        "seeds": sorted(int(s) for s in units["seed"].unique()),
+        "strategies": sorted(units["strategy"].unique()),
     }
 
 
@@ -105,22 +65,38 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--only", default="", help="comma-separated candidate indices (default: all)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", type=Path, help="append the results here")
+    parser.add_argument("--out", type=Path, help="demo folder to write (replaced)")
+    parser.add_argument("--n-patients", type=int)
+    parser.add_argument("--image-size", type=int)
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--seeds", type=int)
+    parser.add_argument("--strategies", help="comma-separated")
+    parser.add_argument("--record", type=Path, help="record a finished demo folder instead of running one")
+    parser.add_argument("--wall", type=float, help="with --record: measured wall-clock seconds")
+    parser.add_argument("--cpu", type=float, help="with --record: measured CPU seconds (user + system)")
+    parser.add_argument("--load", help="with --record: 1-minute load average before,after")
+    parser.add_argument("--note", default="", help="free text kept with the record")
+    parser.add_argument("--json", type=Path, required=True, help="append the record here")
     args = parser.parse_args()
-    chosen = [int(i) for i in args.only.split(",")] if args.only else range(len(CANDIDATES))
-    rows: list[dict[str, Any]] = []
-    if args.json and args.json.is_file():
-        rows = json.loads(args.json.read_text())["runs"]
-    for index in chosen:
-        with tempfile.TemporaryDirectory() as work:
-            row = {"candidate": index, **run_candidate(Path(work), CANDIDATES[index], args.seed)}
-        print(json.dumps(row), flush=True)
-        rows.append(row)
-        if args.json:
-            payload = {"machine": platform.machine(), "cpus": os.cpu_count(), "runs": rows}
-            args.json.write_text(json.dumps(payload, indent=2) + "\n")
+    changed = {k: v for k, v in vars(args).items()
+               if k in ("n_patients", "image_size", "epochs", "seeds", "strategies") and v is not None}  # fmt: skip
+    if args.record:
+        before, after = (float(x) for x in (args.load or "nan,nan").split(","))
+        record = {"settings_changed": changed, "seconds": args.wall, "cpu_seconds": args.cpu,
+                  "load1_before": before, "load1_after": after, **evidence(args.record)}  # fmt: skip
+    else:
+        load_before, cpu_before, started = os.getloadavg()[0], _cpu_seconds(), time.perf_counter()
+        strategies = tuple(args.strategies.split(",")) if args.strategies else None
+        run_demo(DemoConfig(out=args.out, n_patients=args.n_patients, image_size=args.image_size, epochs=args.epochs,
+                            seeds=args.seeds, strategies=strategies, overwrite=True))  # fmt: skip
+        record = {"settings_changed": changed, "seconds": round(time.perf_counter() - started, 1),
+                  "cpu_seconds": round(_cpu_seconds() - cpu_before, 1), "load1_before": round(load_before, 2),
+                  "load1_after": round(os.getloadavg()[0], 2), **evidence(args.out)}  # fmt: skip
+    record["note"] = args.note
+    print(json.dumps(record), flush=True)
+    runs = json.loads(args.json.read_text())["runs"] if args.json.is_file() else []
+    payload = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs (shared)", "runs": [*runs, record]}
+    args.json.write_text(json.dumps(payload, indent=2) + "\n")
 
 
 if __name__ == "__main__":

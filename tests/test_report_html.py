@@ -40,3 +40,11 @@ def test_cli_report_and_bad_folder(bench: Path, tmp_path: Path, capsys: pytest.C
     assert main(["report", str(tmp_path)]) == 2
     assert "is not a benchmark folder" in capsys.readouterr().err
     assert not (tmp_path / "report.html").exists()
+
+
+def test_a_baseline_only_benchmark_still_reports(tmp_path: Path) -> None:
+    build_benchmark(tmp_path, {"none": (2.5, -4.0)}, seeds=(0,), n_test_patients=100)
+    html = write_report(tmp_path, ReportConfig(n_bootstrap=50)).read_text(encoding="utf-8")
+    check_html(html)
+    assert "Only the baseline was run" in html and "cannot be checked" in html
+    assert "Train normally (no imbalance technique) and move the threshold" in html
