@@ -296,10 +296,21 @@ def recommend(
                           answer, model, validation, test, candidates)  # fmt: skip
 
 
+def _finite(value: Any) -> Any:
+    """JSON-safe: NaN and infinities become None (a single seed has no standard deviation)."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    if isinstance(value, float | np.floating):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, np.integer | np.bool_):
+        return value.item()
+    return value
+
+
 def write_recommendation(bench_dir: str | Path, recommendation: Recommendation) -> Path:
-    """Write ``bench_dir/recommendation.json`` atomically; returns its path."""
+    """Write ``bench_dir/recommendation.json`` atomically (strict JSON); returns its path."""
     path = Path(bench_dir) / "recommendation.json"
-    atomic_write_text(
-        path, json.dumps(recommendation.to_dict(), indent=2, default=float, allow_nan=True) + "\n"
-    )
+    atomic_write_text(path, json.dumps(_finite(recommendation.to_dict()), indent=2, allow_nan=False) + "\n")
     return path
