@@ -44,7 +44,7 @@ DEMO_PRESET: dict[str, Any] = {
          "fractions": [0.5, 0.15, 0.35]},
         {"name": "vendor-c", "source": "phantoms", "phantoms": _PHANTOMS, "domains": ["vendor-c"], "role": "test"},
     ],
-    "strategies": ["none", "class-weight", "undersample", "synthetic-lesions"],
+    "strategies": ["none", "undersample", "synthetic-lesions"],
     "seeds": 2,
     "train": {"model": "small-cnn", "epochs": 4, "image_size": 80, "batch_size": 32, "lr": 0.002},
     "evaluation": {"level": "breast", "rules": ["fixed:0.5", "youden", "target-sensitivity:0.9"],

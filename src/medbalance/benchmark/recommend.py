@@ -233,7 +233,7 @@ def _answer(strategy: str, variant: str, moved: bool, threshold: float, constrai
     mean = test["mean_over_seeds"]
     return (f"{start}: on validation this meets {constraint.describe()} with sensitivity "
             f"{val['val_sensitivity'].mean():.2f} and specificity {val['val_specificity'].mean():.2f} "
-            f"(mean over {len(val)} seeds); on the test set it reached sensitivity {mean['sensitivity']:.2f} and "
+            f"(mean over {len(val)} seed{'s' if len(val) != 1 else ''}); on the test set it reached sensitivity {mean['sensitivity']:.2f} and "
             f"specificity {mean['specificity']:.2f}.")  # fmt: skip
 
 

@@ -23,7 +23,7 @@ def demo(
     strategies: str | None = typer.Option(
         None,
         "--strategies",
-        help="Comma-separated (preset: none,class-weight,undersample,synthetic-lesions).",
+        help="Comma-separated (preset: none,undersample,synthetic-lesions).",
     ),
     n_bootstrap: int | None = typer.Option(
         None, "--n-bootstrap", help="Resamples per interval (preset: 1000)."
