@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from sklearn.metrics import average_precision_score
 
 from medbalance.benchmark._unit_scores import load_unit_scores
 from medbalance.benchmark.findings import walsh_tardy_findings
@@ -94,7 +95,7 @@ def _curves(units: pd.DataFrame, work: Path, n_bootstrap: int) -> list[dict[str,
             pr = compute_pr_band(
                 scores.y_test, scores.s_test, scores.test_patients, n_resamples=min(n_bootstrap, 200)
             )
-            prs[name] = (pr, f"prevalence {pr.prevalence:.3f}")
+            prs[name] = (pr, f"AP {average_precision_score(scores.y_test, scores.s_test):.3f}")
             figures = Path(row.unit_dir) / "evaluation" / "figures"
             if in_dist:
                 extras.append({"strategy": name, "seed": int(row.seed), "figures": [
