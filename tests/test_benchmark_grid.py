@@ -82,11 +82,17 @@ def test_apply_fold_tests_fold_k_and_validates_on_the_next() -> None:
     assert list(last.table["split"]) == ["val"] * 2 + ["train"] * 2 + ["test"] * 2
 
 
+def test_apply_fold_with_a_held_out_test_split_validates_on_fold_k() -> None:
+    manifest = _manifest(["0", "0", "1", "1", "", ""])
+    manifest = manifest.with_table(manifest.table.assign(split=["train"] * 4 + ["test"] * 2))
+    assert list(apply_fold(manifest, 1).table["split"]) == ["train"] * 2 + ["val"] * 2 + ["test"] * 2
+
+
 @pytest.mark.parametrize(
     ("folds", "fold", "error"),
     [
         (None, 0, "needs a 'fold' column"),
-        (["0", "1", "", "2"], 0, "have no fold"),
+        (["0", "1", "", "2"], 0, "not in a held-out test split"),
         (["0", "0", "1", "1"], 0, "K >= 3"),
         (["0", "1", "2", "2"], 5, "not among"),
     ],

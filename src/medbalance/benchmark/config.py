@@ -46,7 +46,18 @@ __all__ = [
 ]
 
 RUN_CONTROL_FIELDS = frozenset(
-    {"out", "resume", "overwrite", "executor", "workers", "ray_address", "shard", "progress"}
+    {
+        "out",
+        "resume",
+        "overwrite",
+        "executor",
+        "workers",
+        "ray_address",
+        "cpus_per_cell",
+        "gpus_per_cell",
+        "shard",
+        "progress",
+    }
 )
 """Fields that say where and how to run, not what is compared: left out of the config check on resume."""
 
@@ -134,6 +145,8 @@ class BenchmarkConfig:
         executor: ``local`` (processes) or ``ray``.
         workers: parallel cells of the local executor.
         ray_address: the Ray cluster to join (None: a local Ray instance).
+        cpus_per_cell: Ray: CPUs each cell task requests.
+        gpus_per_cell: Ray: GPUs each cell task requests (1 to give every cell a GPU).
         shard: ``i/N``: run only cells i, i+N, ... (a job array); merge with ``benchmark merge``.
         progress: print one line per cell and epoch.
     """
@@ -156,6 +169,8 @@ class BenchmarkConfig:
     executor: Literal["local", "ray"] = "local"
     workers: int = 1
     ray_address: str | None = None
+    cpus_per_cell: float = 1.0
+    gpus_per_cell: float = 0.0
     shard: str | None = None
     progress: bool = True
 
@@ -200,6 +215,10 @@ class BenchmarkConfig:
         if not self.variants or len(set(self.variants)) != len(self.variants):
             raise ConfigError(
                 f"variants must be a non-empty list without repeats, got {list(self.variants)}."
+            )
+        if not self.cpus_per_cell > 0 or self.gpus_per_cell < 0:
+            raise ConfigError(
+                f"cpus_per_cell must be > 0 and gpus_per_cell >= 0, got {self.cpus_per_cell}, {self.gpus_per_cell}."
             )
         if self.workers < 1:
             raise ConfigError(f"workers must be >= 1, got {self.workers}.")

@@ -164,6 +164,7 @@ def _forget(store: ResultsStore, bench: Path, cell_ids: list[str]) -> None:
     store.delete_cells(cell_ids)
     for cell_id in cell_ids:
         shutil.rmtree(bench / "cells" / cell_id, ignore_errors=True)
+        (bench / "cells" / f"{cell_id}.console.log").unlink(missing_ok=True)
 
 
 def _execute(
@@ -172,8 +173,8 @@ def _execute(
     from medbalance.benchmark.executors import run_local, run_ray
 
     if config.executor == "ray":
-        gpus = 1.0 if config.train.get("accelerator") == "gpu" else 0.0
-        return run_ray(tasks, report, address=config.ray_address, num_gpus=gpus)
+        return run_ray(tasks, report, address=config.ray_address, num_cpus=config.cpus_per_cell,
+                       num_gpus=config.gpus_per_cell)  # fmt: skip
     return run_local(tasks, config.workers, report)
 
 

@@ -80,35 +80,50 @@ def load_run_manifest(config: TrainConfig) -> Manifest:
 
 
 def apply_fold(manifest: Manifest, fold: int) -> Manifest:
-    """Cross-validation split from the ``fold`` column: test = ``fold``, val = the next fold, train = the rest.
+    """Cross-validation split from the ``fold`` column.
+
+    Every row in a fold (folds over all the data): test = ``fold``, val = the next fold,
+    train = the rest. Rows without a fold that form a held-out test split (what
+    ``medbalance data --folds K`` writes): they stay the test split, val = ``fold``,
+    train = the other folds.
 
     Raises:
-        DataError: no fold column, a row without a fold, fewer than 3 folds, or ``fold`` not among them.
+        DataError: no fold column, rows without a fold outside the test split, too few
+            folds, or ``fold`` not among them.
     """
     table = manifest.table
     if "fold" not in table.columns:
         raise DataError(
             f"fold={fold} needs a 'fold' column in the manifest {manifest.source or ''}; write one with "
-            "`medbalance data ... --folds K` (on data without a test split) or drop the fold option."
+            "`medbalance data ... --folds K` or drop the fold option."
         )
     values = table["fold"].astype(str).str.strip()
-    if (values == "").any():
+    held_out = (values == "").to_numpy()
+    if held_out.any() and not (table["split"].to_numpy()[held_out] == "test").all():
         raise DataError(
-            f"{int((values == '').sum())} row(s) of the manifest have no fold (e.g. a held-out test split); "
-            "cross-validation needs every row in a fold: rebuild the folds without a test split."
+            f"{int(held_out.sum())} row(s) of the manifest have no fold and are not in a held-out test split; "
+            "give every row a fold (or keep only the test split without one)."
         )
     try:
-        folds = values.astype(int)
+        folds = values[~held_out].astype(int)
     except ValueError:
         raise DataError(f"the fold column holds non-integer values {sorted(set(values))[:5]}.") from None
-    count = int(folds.max()) + 1
-    if count < 3 or sorted(set(folds)) != list(range(count)):
+    count = int(folds.max()) + 1 if len(folds) else 0
+    needed = 2 if held_out.any() else 3
+    if count < needed or sorted(set(folds)) != list(range(count)):
         raise DataError(
-            f"fold training needs folds 0..K-1 with K >= 3 (test, val, train), got {sorted(set(folds))}."
+            f"fold training needs folds 0..K-1 with K >= {needed} (test, val and train from folds), "
+            f"got {sorted(set(folds))}."
         )
     if not 0 <= fold < count:
         raise DataError(f"fold={fold} is not among the manifest's folds 0..{count - 1}.")
-    split = ["test" if f == fold else "val" if f == (fold + 1) % count else "train" for f in folds]
+    if held_out.any():
+        split = [
+            "test" if h else "val" if int(f) == fold else "train"
+            for h, f in zip(held_out, values, strict=True)
+        ]
+    else:
+        split = ["test" if f == fold else "val" if f == (fold + 1) % count else "train" for f in folds]
     return manifest.with_table(table.assign(split=split))
 
 
