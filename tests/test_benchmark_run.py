@@ -10,7 +10,7 @@ import pytest
 from benchmark_helpers import tiny_settings
 from medbalance.benchmark.config import load_benchmark_config
 from medbalance.benchmark.merge import merge_benchmarks
-from medbalance.benchmark.run import run_benchmark
+from medbalance.benchmark.run import read_benchmark_config, run_benchmark
 from medbalance.benchmark.store import ResultsStore
 from medbalance.errors import ConfigError, MedbalanceError
 
@@ -64,6 +64,18 @@ def test_every_cell_of_a_data_set_has_the_same_split(bench: Path) -> None:
         pd.read_csv(p / "split.csv")[["image_id", "split"]] for p in sorted((bench / "cells").glob("ab__*/"))
     ]
     pd.testing.assert_frame_equal(splits[0], splits[1])
+
+
+def test_the_folder_holds_the_resolved_config(bench: Path) -> None:
+    config = read_benchmark_config(bench)
+    assert config.out == bench and config.strategies == ("none", "oversample")
+    assert config.identity() == load_benchmark_config(None, tiny_settings(bench)).identity()
+
+
+def test_one_preprocessing_cache_per_data_set(bench: Path) -> None:
+    for name in ("ab", "c"):  # c: vendor-c images preprocessed as the models trained on ab need them
+        assert len([p for p in (bench / "data" / name / "cache").iterdir() if p.is_dir()]) == 1
+    assert not list((bench / "cells").glob("*/cache"))
 
 
 def test_resume_skips_finished_cells(bench: Path) -> None:

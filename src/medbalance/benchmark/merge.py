@@ -16,9 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from medbalance.benchmark.config import BenchmarkConfig
 from medbalance.benchmark.store import ResultsStore
-from medbalance.config import parse_config
 from medbalance.errors import MedbalanceError
 from medbalance.io import prepare_output_dir
 
@@ -87,16 +85,16 @@ def merge_benchmarks(shards: Sequence[Path], out: Path, *, overwrite: bool = Fal
                 best[row[0]] = (shard, row)
     out = prepare_output_dir(Path(out), overwrite=overwrite)
     try:
-        return _write(shards, out, first, best)
+        return _write(shards, out, best)
     except BaseException:
         shutil.rmtree(out, ignore_errors=True)  # nothing half-merged is left behind
         raise
 
 
-def _write(shards: list[Path], out: Path, first: dict, best: dict[str, tuple[Path, tuple]]) -> MergeResult:
+def _write(shards: list[Path], out: Path, best: dict[str, tuple[Path, tuple]]) -> MergeResult:
     from medbalance.benchmark._data import prepare_data_sets
     from medbalance.benchmark.grid import check_benchmark
-    from medbalance.benchmark.run import CONFIG_FILE, STORE_FILE, _pool_folds
+    from medbalance.benchmark.run import CONFIG_FILE, STORE_FILE, _pool_folds, read_benchmark_config
 
     shutil.copy2(shards[0] / CONFIG_FILE, out / CONFIG_FILE)
     shutil.copytree(shards[0] / "data", out / "data", ignore=shutil.ignore_patterns("cache"))
@@ -128,7 +126,7 @@ def _write(shards: list[Path], out: Path, first: dict, best: dict[str, tuple[Pat
                     )
         finally:
             conn.close()
-        config = parse_config(BenchmarkConfig, {**first, "out": str(out)}, where=str(out / CONFIG_FILE))
+        config = read_benchmark_config(out)
         _, cells = check_benchmark(config)
         _pool_folds(config, cells, prepare_data_sets(config, out), store, lambda event: None)
         return MergeResult(out, len(store.cells_frame()), len(store.unit_ids()))

@@ -18,7 +18,14 @@ from medbalance.training.augment import create_augmentation
 from medbalance.training.config import TrainConfig
 from medbalance.training.dataset import ManifestDataset, Normalization
 
-__all__ = ["RunData", "apply_fold", "compute_split_hash", "load_run_manifest", "prepare_run_data"]
+__all__ = [
+    "RunData",
+    "apply_fold",
+    "compute_split_hash",
+    "create_preprocess_config",
+    "load_run_manifest",
+    "prepare_run_data",
+]
 
 log = logging.getLogger("medbalance.training")
 
@@ -134,6 +141,16 @@ def compute_split_hash(manifest: Manifest) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def create_preprocess_config(config: TrainConfig) -> PreprocessConfig:
+    """The preprocessing (cache key; no normalisation statistics yet) of a training config."""
+    return PreprocessConfig(
+        kind=config.preprocess,
+        size=config.image_size,
+        channels=int(config.channels),  # type: ignore[arg-type]
+        equalize=config.equalize,
+    )
+
+
 def prepare_run_data(config: TrainConfig, *, progress: bool) -> RunData:
     """Load, check, split (grouped, leakage-checked), cache and compute normalisation stats.
 
@@ -151,12 +168,7 @@ def prepare_run_data(config: TrainConfig, *, progress: bool) -> RunData:
     for split in ("train", "val"):
         if not (manifest.table["split"] == split).any():
             raise DataError(f"the {split} split is empty; check --fractions or the manifest's split column.")
-    preprocessing = PreprocessConfig(
-        kind=config.preprocess,
-        size=config.image_size,
-        channels=int(config.channels),  # type: ignore[arg-type]
-        equalize=config.equalize,
-    )
+    preprocessing = create_preprocess_config(config)
     cache = PreprocessCache(config.cache_dir or config.out / "cache", preprocessing)
     cache.build(manifest, progress=progress)
     normalization = None
