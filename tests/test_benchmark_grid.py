@@ -56,6 +56,20 @@ def test_cells_ids_and_shards(tmp_path: Path) -> None:
     assert train.cache_dir == tmp_path / "b" / "data" / "ab" / "cache" and train.progress is False
 
 
+def test_flags_update_the_files_sections_key_by_key(tmp_path: Path) -> None:
+    import yaml
+
+    path = tmp_path / "bench.yaml"
+    path.write_text(yaml.safe_dump({**tiny_settings(tmp_path / "b"), "evaluation": {"level": "breast"}}))
+    config = load_benchmark_config(
+        path, {"train": {"batch_size": 4}, "evaluation": {"n_bootstrap": 50}, "seeds": 2}
+    )
+    assert config.train == {"epochs": 1, "image_size": 32, "batch_size": 4, "top_k": 1}
+    assert (config.evaluation.level, config.evaluation.n_bootstrap, config.seeds) == ("breast", 50, 2)
+    with pytest.raises(ConfigError, match="Did you mean 'seeds'"):
+        load_benchmark_config(path, {"seed": 2})
+
+
 def test_default_strategies_are_every_registered_one_baseline_first(tmp_path: Path) -> None:
     from medbalance.strategies import list_strategies
 

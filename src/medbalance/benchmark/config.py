@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import yaml
+
 from medbalance.config import config_hash, config_to_dict, load_config, parse_config
 from medbalance.errors import ConfigError
 from medbalance.evaluation.evaluate import EvaluateConfig
@@ -261,12 +263,28 @@ def _data_from_flags(value: Any) -> list[dict[str, Any]]:
     return entries
 
 
+def _merge_sections(path: Path, given: dict[str, Any]) -> dict[str, Any]:
+    """Overrides of the mapping sections (train, evaluation, strategy_params) update the file's, key by key."""
+    try:
+        base = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
+    except (OSError, yaml.YAMLError):
+        return given  # load_config reports the problem
+    if not isinstance(base, dict):
+        return given
+    merged = dict(given)
+    for key in ("train", "evaluation", "strategy_params"):
+        if isinstance(merged.get(key), Mapping) and isinstance(base.get(key), Mapping):
+            merged[key] = {**base[key], **merged[key]}
+    return merged
+
+
 def load_benchmark_config(
     path: str | Path | None, overrides: Mapping[str, Any] | None = None
 ) -> BenchmarkConfig:
     """A :class:`BenchmarkConfig` from an optional YAML file plus overrides (``None`` values skipped).
 
-    ``data`` in the overrides may be manifest paths or ``phantoms`` (as ``--data`` gives them).
+    ``data`` in the overrides may be manifest paths or ``phantoms`` (as ``--data`` gives them);
+    ``train``, ``evaluation`` and ``strategy_params`` overrides update the file's sections key by key.
 
     Raises:
         ConfigError: unknown keys (with "did you mean"), wrong types, bad values.
@@ -275,7 +293,7 @@ def load_benchmark_config(
     if "data" in given:
         given["data"] = _data_from_flags(given["data"])
     if path is not None:
-        return load_config(BenchmarkConfig, path, given)
+        return load_config(BenchmarkConfig, path, _merge_sections(Path(path), given))
     if "data" not in given:
         raise ConfigError("no data: pass --data MANIFEST.csv (or phantoms), or --config bench.yaml.")
     return parse_config(BenchmarkConfig, given, where="benchmark config")
