@@ -12,7 +12,7 @@ from medbalance.benchmark.config import load_benchmark_config
 from medbalance.benchmark.merge import merge_benchmarks
 from medbalance.benchmark.run import read_benchmark_config, run_benchmark
 from medbalance.benchmark.store import ResultsStore
-from medbalance.errors import ConfigError, MedbalanceError
+from medbalance.errors import ConfigError, DataError, MedbalanceError
 
 
 @pytest.fixture(scope="module")
@@ -138,6 +138,21 @@ def test_bad_options_fail_before_anything_is_written(tmp_path: Path, changes: di
     with pytest.raises(ConfigError, match=error):
         run_benchmark(load_benchmark_config(None, tiny_settings(out, **changes)))
     assert not out.exists()
+
+
+def test_an_impossible_split_leaves_no_folder(tmp_path: Path) -> None:
+    out = tmp_path / "b"
+    with pytest.raises(DataError, match="fewer than the 50 folds"):
+        run_benchmark(load_benchmark_config(None, tiny_settings(out, folds=50)))
+    assert not out.exists()
+
+
+def test_unknown_domain_fails_before_anything_is_written(tmp_path: Path) -> None:
+    settings = tiny_settings(tmp_path / "b")
+    settings["data"][1]["domains"] = ["vendor-x"]
+    with pytest.raises(DataError, match="vendor-x"):
+        run_benchmark(load_benchmark_config(None, settings))
+    assert not (tmp_path / "b").exists()
 
 
 def test_merge_refuses_different_benchmarks(bench: Path, tmp_path: Path) -> None:

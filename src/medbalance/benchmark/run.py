@@ -235,9 +235,15 @@ def run_benchmark(
     started = time.time()
     config = replace(config, out=Path(config.out))
     _, cells = check_benchmark(config)
+    fresh = not (config.resume and (config.out / CONFIG_FILE).is_file())
     _open(config)
     report(BenchmarkEvent("data", message="preparing data sets"))
-    data = prepare_data_sets(config, config.out)
+    try:
+        data = prepare_data_sets(config, config.out)
+    except BaseException:
+        if fresh:  # an impossible split or a bad manifest leaves no half-made benchmark folder
+            shutil.rmtree(config.out, ignore_errors=True)
+        raise
     mine = select_shard(cells, config.shard_index)
     store = ResultsStore(config.out / STORE_FILE)
     try:
