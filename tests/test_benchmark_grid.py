@@ -56,6 +56,20 @@ def test_cells_ids_and_shards(tmp_path: Path) -> None:
     assert train.cache_dir == tmp_path / "b" / "data" / "ab" / "cache" and train.progress is False
 
 
+def test_flags_update_the_files_sections_key_by_key(tmp_path: Path) -> None:
+    import yaml
+
+    path = tmp_path / "bench.yaml"
+    path.write_text(yaml.safe_dump({**tiny_settings(tmp_path / "b"), "evaluation": {"level": "breast"}}))
+    config = load_benchmark_config(
+        path, {"train": {"batch_size": 4}, "evaluation": {"n_bootstrap": 50}, "seeds": 2}
+    )
+    assert config.train == {"epochs": 1, "image_size": 32, "batch_size": 4, "top_k": 1}
+    assert (config.evaluation.level, config.evaluation.n_bootstrap, config.seeds) == ("breast", 50, 2)
+    with pytest.raises(ConfigError, match="Did you mean 'seeds'"):
+        load_benchmark_config(path, {"seed": 2})
+
+
 def test_default_strategies_are_every_registered_one_baseline_first(tmp_path: Path) -> None:
     from medbalance.strategies import list_strategies
 
@@ -82,11 +96,17 @@ def test_apply_fold_tests_fold_k_and_validates_on_the_next() -> None:
     assert list(last.table["split"]) == ["val"] * 2 + ["train"] * 2 + ["test"] * 2
 
 
+def test_apply_fold_with_a_held_out_test_split_validates_on_fold_k() -> None:
+    manifest = _manifest(["0", "0", "1", "1", "", ""])
+    manifest = manifest.with_table(manifest.table.assign(split=["train"] * 4 + ["test"] * 2))
+    assert list(apply_fold(manifest, 1).table["split"]) == ["train"] * 2 + ["val"] * 2 + ["test"] * 2
+
+
 @pytest.mark.parametrize(
     ("folds", "fold", "error"),
     [
         (None, 0, "needs a 'fold' column"),
-        (["0", "1", "", "2"], 0, "have no fold"),
+        (["0", "1", "", "2"], 0, "not in a held-out test split"),
         (["0", "0", "1", "1"], 0, "K >= 3"),
         (["0", "1", "2", "2"], 5, "not among"),
     ],

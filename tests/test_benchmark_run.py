@@ -10,9 +10,9 @@ import pytest
 from benchmark_helpers import tiny_settings
 from medbalance.benchmark.config import load_benchmark_config
 from medbalance.benchmark.merge import merge_benchmarks
-from medbalance.benchmark.run import run_benchmark
+from medbalance.benchmark.run import read_benchmark_config, run_benchmark
 from medbalance.benchmark.store import ResultsStore
-from medbalance.errors import ConfigError, MedbalanceError
+from medbalance.errors import ConfigError, DataError, MedbalanceError
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +64,18 @@ def test_every_cell_of_a_data_set_has_the_same_split(bench: Path) -> None:
         pd.read_csv(p / "split.csv")[["image_id", "split"]] for p in sorted((bench / "cells").glob("ab__*/"))
     ]
     pd.testing.assert_frame_equal(splits[0], splits[1])
+
+
+def test_the_folder_holds_the_resolved_config(bench: Path) -> None:
+    config = read_benchmark_config(bench)
+    assert config.out == bench and config.strategies == ("none", "oversample")
+    assert config.identity() == load_benchmark_config(None, tiny_settings(bench)).identity()
+
+
+def test_one_preprocessing_cache_per_data_set(bench: Path) -> None:
+    for name in ("ab", "c"):  # c: vendor-c images preprocessed as the models trained on ab need them
+        assert len([p for p in (bench / "data" / name / "cache").iterdir() if p.is_dir()]) == 1
+    assert not list((bench / "cells").glob("*/cache"))
 
 
 def test_resume_skips_finished_cells(bench: Path) -> None:
@@ -126,6 +138,21 @@ def test_bad_options_fail_before_anything_is_written(tmp_path: Path, changes: di
     with pytest.raises(ConfigError, match=error):
         run_benchmark(load_benchmark_config(None, tiny_settings(out, **changes)))
     assert not out.exists()
+
+
+def test_an_impossible_split_leaves_no_folder(tmp_path: Path) -> None:
+    out = tmp_path / "b"
+    with pytest.raises(DataError, match="fewer than the 50 folds"):
+        run_benchmark(load_benchmark_config(None, tiny_settings(out, folds=50)))
+    assert not out.exists()
+
+
+def test_unknown_domain_fails_before_anything_is_written(tmp_path: Path) -> None:
+    settings = tiny_settings(tmp_path / "b")
+    settings["data"][1]["domains"] = ["vendor-x"]
+    with pytest.raises(DataError, match="vendor-x"):
+        run_benchmark(load_benchmark_config(None, settings))
+    assert not (tmp_path / "b").exists()
 
 
 def test_merge_refuses_different_benchmarks(bench: Path, tmp_path: Path) -> None:

@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import yaml
+
 from medbalance.config import config_hash, config_to_dict, load_config, parse_config
 from medbalance.errors import ConfigError
 from medbalance.evaluation.evaluate import EvaluateConfig
@@ -46,7 +48,18 @@ __all__ = [
 ]
 
 RUN_CONTROL_FIELDS = frozenset(
-    {"out", "resume", "overwrite", "executor", "workers", "ray_address", "shard", "progress"}
+    {
+        "out",
+        "resume",
+        "overwrite",
+        "executor",
+        "workers",
+        "ray_address",
+        "cpus_per_cell",
+        "gpus_per_cell",
+        "shard",
+        "progress",
+    }
 )
 """Fields that say where and how to run, not what is compared: left out of the config check on resume."""
 
@@ -134,6 +147,8 @@ class BenchmarkConfig:
         executor: ``local`` (processes) or ``ray``.
         workers: parallel cells of the local executor.
         ray_address: the Ray cluster to join (None: a local Ray instance).
+        cpus_per_cell: Ray: CPUs each cell task requests.
+        gpus_per_cell: Ray: GPUs each cell task requests (1 to give every cell a GPU).
         shard: ``i/N``: run only cells i, i+N, ... (a job array); merge with ``benchmark merge``.
         progress: print one line per cell and epoch.
     """
@@ -156,6 +171,8 @@ class BenchmarkConfig:
     executor: Literal["local", "ray"] = "local"
     workers: int = 1
     ray_address: str | None = None
+    cpus_per_cell: float = 1.0
+    gpus_per_cell: float = 0.0
     shard: str | None = None
     progress: bool = True
 
@@ -201,6 +218,10 @@ class BenchmarkConfig:
             raise ConfigError(
                 f"variants must be a non-empty list without repeats, got {list(self.variants)}."
             )
+        if not self.cpus_per_cell > 0 or self.gpus_per_cell < 0:
+            raise ConfigError(
+                f"cpus_per_cell must be > 0 and gpus_per_cell >= 0, got {self.cpus_per_cell}, {self.gpus_per_cell}."
+            )
         if self.workers < 1:
             raise ConfigError(f"workers must be >= 1, got {self.workers}.")
         if self.overwrite and self.resume:
@@ -242,12 +263,28 @@ def _data_from_flags(value: Any) -> list[dict[str, Any]]:
     return entries
 
 
+def _merge_sections(path: Path, given: dict[str, Any]) -> dict[str, Any]:
+    """Overrides of the mapping sections (train, evaluation, strategy_params) update the file's, key by key."""
+    try:
+        base = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
+    except (OSError, yaml.YAMLError):
+        return given  # load_config reports the problem
+    if not isinstance(base, dict):
+        return given
+    merged = dict(given)
+    for key in ("train", "evaluation", "strategy_params"):
+        if isinstance(merged.get(key), Mapping) and isinstance(base.get(key), Mapping):
+            merged[key] = {**base[key], **merged[key]}
+    return merged
+
+
 def load_benchmark_config(
     path: str | Path | None, overrides: Mapping[str, Any] | None = None
 ) -> BenchmarkConfig:
     """A :class:`BenchmarkConfig` from an optional YAML file plus overrides (``None`` values skipped).
 
-    ``data`` in the overrides may be manifest paths or ``phantoms`` (as ``--data`` gives them).
+    ``data`` in the overrides may be manifest paths or ``phantoms`` (as ``--data`` gives them);
+    ``train``, ``evaluation`` and ``strategy_params`` overrides update the file's sections key by key.
 
     Raises:
         ConfigError: unknown keys (with "did you mean"), wrong types, bad values.
@@ -256,7 +293,7 @@ def load_benchmark_config(
     if "data" in given:
         given["data"] = _data_from_flags(given["data"])
     if path is not None:
-        return load_config(BenchmarkConfig, path, given)
+        return load_config(BenchmarkConfig, path, _merge_sections(Path(path), given))
     if "data" not in given:
         raise ConfigError("no data: pass --data MANIFEST.csv (or phantoms), or --config bench.yaml.")
     return parse_config(BenchmarkConfig, given, where="benchmark config")

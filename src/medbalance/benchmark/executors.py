@@ -10,6 +10,7 @@ Each executor yields :class:`CellOutcome` objects as cells finish.
 
 from __future__ import annotations
 
+import math
 import os
 import queue
 import threading
@@ -91,7 +92,7 @@ def run_ray(
         if address:
             ray.init(address=address, log_to_driver=False)
         else:
-            ray.init(num_cpus=max(2, int(num_cpus)), include_dashboard=False, log_to_driver=False)
+            ray.init(num_cpus=max(2, math.ceil(num_cpus)), include_dashboard=False, log_to_driver=False)
     remote = ray.remote(num_cpus=num_cpus, num_gpus=num_gpus, max_retries=0)(run_cell)
     try:
         pending = {}

@@ -147,18 +147,29 @@ def cell_train_config(config: BenchmarkConfig, cell: Cell, bench: Path) -> Any:
     return parse_config(TrainConfig, values, where=f"cell {cell.cell_id}")
 
 
-def _is_binary(spec: DataSetSpec) -> bool:
-    if spec.uses_phantoms:
-        return True
-    from medbalance.data.manifest import load_manifest
+def _check_data_set(spec: DataSetSpec, phantom_domains: tuple[str, ...] | None) -> bool:
+    """Whether the data set is binary; raises when its manifest or its domains do not exist."""
+    from medbalance.errors import DataError
 
-    path = Path(spec.source)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"data set {spec.name!r}: manifest {path} does not exist; check data[].source."
+    if spec.uses_phantoms:
+        binary, present = True, set(phantom_domains or ())
+    else:
+        from medbalance.data.manifest import load_manifest
+
+        path = Path(spec.source)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"data set {spec.name!r}: manifest {path} does not exist; check data[].source."
+            )
+        manifest = load_manifest(path, classes=spec.classes, positive_class=spec.positive_class)
+        binary, present = manifest.is_binary, set(manifest.table["domain"])
+    missing = sorted(set(spec.domains or ()) - present)
+    if missing:
+        raise DataError(
+            f"data set {spec.name!r}: domain(s) {missing} do not occur in {spec.source} "
+            f"(present: {sorted(present)}); fix data[].domains."
         )
-    manifest = load_manifest(path, classes=spec.classes, positive_class=spec.positive_class)
-    return manifest.is_binary
+    return binary
 
 
 def check_benchmark(config: BenchmarkConfig) -> tuple[tuple[str, ...], list[Cell]]:
@@ -170,18 +181,22 @@ def check_benchmark(config: BenchmarkConfig) -> tuple[tuple[str, ...], list[Cell
     Raises:
         ConfigError: the first bad option, naming where it is.
         FileNotFoundError: a manifest does not exist.
+        DataError: a data set names a domain its source does not have.
     """
     from medbalance.config import parse_config
     from medbalance.evaluation.evaluate import check_evaluate_config
     from medbalance.strategies import create_strategy
     from medbalance.synth.phantoms import PhantomConfig
 
+    binary = True
     for spec in config.data:
+        domains = None
         if spec.uses_phantoms:
-            parse_config(
+            phantom = parse_config(
                 PhantomConfig, {"seed": config.data_seed, **spec.phantoms}, where=f"data.{spec.name}.phantoms"
             )
-    binary = all(_is_binary(spec) for spec in config.data)
+            domains = tuple(phantom.domains)
+        binary = _check_data_set(spec, domains) and binary
     strategies = resolve_strategies(config, binary=binary)
     for name in strategies:
         create_strategy(name, **config.strategy_params.get(name, {}))

@@ -16,9 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from medbalance.benchmark.config import BenchmarkConfig
 from medbalance.benchmark.store import ResultsStore
-from medbalance.config import parse_config
 from medbalance.errors import MedbalanceError
 from medbalance.io import prepare_output_dir
 
@@ -58,9 +56,7 @@ def merge_benchmarks(shards: Sequence[Path], out: Path, *, overwrite: bool = Fal
         MedbalanceError: no shard, a folder that is not a benchmark, shards of different
             benchmarks (the differing fields named), or ``out`` not empty without ``overwrite``.
     """
-    from medbalance.benchmark._data import prepare_data_sets
-    from medbalance.benchmark.grid import check_benchmark
-    from medbalance.benchmark.run import CONFIG_FILE, STORE_FILE, _pool_folds
+    from medbalance.benchmark.run import STORE_FILE
 
     shards = [Path(s) for s in shards]
     if not shards:
@@ -73,17 +69,35 @@ def merge_benchmarks(shards: Sequence[Path], out: Path, *, overwrite: bool = Fal
             raise MedbalanceError(
                 f"{shard} holds another benchmark than {shards[0]} ({', '.join(changed)} differ)."
             )
-    prepare_output_dir(Path(out), overwrite=overwrite)
-    out = Path(out)
-    shutil.copy2(shards[0] / CONFIG_FILE, out / CONFIG_FILE)
-    shutil.copytree(shards[0] / "data", out / "data", ignore=shutil.ignore_patterns("cache"))
     best: dict[str, tuple[Path, tuple]] = {}
+    data_hashes: dict[str, tuple[str, Path]] = {}
     for shard in shards:
         columns, rows = _rows(shard / STORE_FILE, "cells")
-        status = columns.index("status")
+        status, train_set, data_hash = (columns.index(c) for c in ("status", "train_set", "data_hash"))
         for row in rows:
+            seen = data_hashes.setdefault(row[train_set], (row[data_hash], shard))
+            if seen[0] != row[data_hash]:
+                raise MedbalanceError(
+                    f"data set {row[train_set]!r} differs between {seen[1]} and {shard} (data hash {seen[0]} vs "
+                    f"{row[data_hash]}): the shards did not split the same data; rerun them from one config."
+                )
             if row[0] not in best or (row[status] == "completed" and best[row[0]][1][status] != "completed"):
                 best[row[0]] = (shard, row)
+    out = prepare_output_dir(Path(out), overwrite=overwrite)
+    try:
+        return _write(shards, out, best)
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)  # nothing half-merged is left behind
+        raise
+
+
+def _write(shards: list[Path], out: Path, best: dict[str, tuple[Path, tuple]]) -> MergeResult:
+    from medbalance.benchmark._data import prepare_data_sets
+    from medbalance.benchmark.grid import check_benchmark
+    from medbalance.benchmark.run import CONFIG_FILE, STORE_FILE, _pool_folds, read_benchmark_config
+
+    shutil.copy2(shards[0] / CONFIG_FILE, out / CONFIG_FILE)
+    shutil.copytree(shards[0] / "data", out / "data", ignore=shutil.ignore_patterns("cache"))
     store = ResultsStore(out / STORE_FILE)
     try:
         conn = sqlite3.connect(out / STORE_FILE)
@@ -93,6 +107,9 @@ def merge_benchmarks(shards: Sequence[Path], out: Path, *, overwrite: bool = Fal
                     conn.execute(f"INSERT INTO cells VALUES ({','.join('?' * len(row))})", row)
                     if (shard / "cells" / cell_id).is_dir():
                         shutil.copytree(shard / "cells" / cell_id, out / "cells" / cell_id)
+                    console = shard / "cells" / f"{cell_id}.console.log"
+                    if console.is_file():
+                        shutil.copy2(console, out / "cells" / console.name)
                 for shard in shards:
                     _, units = _rows(shard / STORE_FILE, "units")
                     _, metrics = _rows(shard / STORE_FILE, "metrics")
@@ -109,7 +126,7 @@ def merge_benchmarks(shards: Sequence[Path], out: Path, *, overwrite: bool = Fal
                     )
         finally:
             conn.close()
-        config = parse_config(BenchmarkConfig, {**first, "out": str(out)}, where=str(out / CONFIG_FILE))
+        config = read_benchmark_config(out)
         _, cells = check_benchmark(config)
         _pool_folds(config, cells, prepare_data_sets(config, out), store, lambda event: None)
         return MergeResult(out, len(store.cells_frame()), len(store.unit_ids()))

@@ -30,7 +30,7 @@ from medbalance.config import config_to_dict, dump_config
 from medbalance.errors import MedbalanceError
 from medbalance.io import prepare_output_dir
 
-__all__ = ["BenchmarkResult", "run_benchmark"]
+__all__ = ["BenchmarkResult", "read_benchmark_config", "run_benchmark"]
 
 CONFIG_FILE = "benchmark.yaml"
 STORE_FILE = "results.sqlite"
@@ -55,6 +55,24 @@ class BenchmarkResult:
     skipped: tuple[str, ...]
     failed: tuple[str, ...]
     seconds: float
+
+
+def read_benchmark_config(bench: str | Path) -> BenchmarkConfig:
+    """The config of the benchmark in folder ``bench`` (its ``benchmark.yaml``, ``out`` = ``bench``).
+
+    Raises:
+        MedbalanceError: ``bench`` holds no benchmark.yaml.
+        ConfigError: the file does not parse.
+    """
+    from medbalance.config import parse_config
+
+    path = Path(bench) / CONFIG_FILE
+    if not path.is_file():
+        raise MedbalanceError(
+            f"{bench} is not a benchmark folder: no {CONFIG_FILE} (made by medbalance benchmark)."
+        )
+    values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return parse_config(BenchmarkConfig, {**values, "out": str(bench)}, where=str(path))
 
 
 def code_version() -> str:
@@ -164,6 +182,24 @@ def _forget(store: ResultsStore, bench: Path, cell_ids: list[str]) -> None:
     store.delete_cells(cell_ids)
     for cell_id in cell_ids:
         shutil.rmtree(bench / "cells" / cell_id, ignore_errors=True)
+        (bench / "cells" / f"{cell_id}.console.log").unlink(missing_ok=True)
+
+
+def _build_caches(tasks: list[CellTask], data: dict[str, PreparedData]) -> None:
+    """Each data set's preprocessing cache, once, before any cell (for every input size used)."""
+    from medbalance.data.cache import PreprocessCache
+    from medbalance.data.manifest import load_manifest
+    from medbalance.data.preprocess import PreprocessConfig
+    from medbalance.training._run_data import create_preprocess_config
+
+    built: set[tuple[str, PreprocessConfig]] = set()
+    for task in tasks:
+        preprocessing = create_preprocess_config(task.train_config)
+        for name in (task.cell.train_set, *(test_set for test_set, _, _ in task.ood)):
+            if (name, preprocessing) not in built:
+                built.add((name, preprocessing))
+                manifest = load_manifest(data[name].manifest_path)
+                PreprocessCache(data[name].cache_dir, preprocessing).build(manifest, progress=False)
 
 
 def _execute(
@@ -172,8 +208,8 @@ def _execute(
     from medbalance.benchmark.executors import run_local, run_ray
 
     if config.executor == "ray":
-        gpus = 1.0 if config.train.get("accelerator") == "gpu" else 0.0
-        return run_ray(tasks, report, address=config.ray_address, num_gpus=gpus)
+        return run_ray(tasks, report, address=config.ray_address, num_cpus=config.cpus_per_cell,
+                       num_gpus=config.gpus_per_cell)  # fmt: skip
     return run_local(tasks, config.workers, report)
 
 
@@ -199,9 +235,15 @@ def run_benchmark(
     started = time.time()
     config = replace(config, out=Path(config.out))
     _, cells = check_benchmark(config)
+    fresh = not (config.resume and (config.out / CONFIG_FILE).is_file())
     _open(config)
     report(BenchmarkEvent("data", message="preparing data sets"))
-    data = prepare_data_sets(config, config.out)
+    try:
+        data = prepare_data_sets(config, config.out)
+    except BaseException:
+        if fresh:  # an impossible split or a bad manifest leaves no half-made benchmark folder
+            shutil.rmtree(config.out, ignore_errors=True)
+        raise
     mine = select_shard(cells, config.shard_index)
     store = ResultsStore(config.out / STORE_FILE)
     try:
@@ -214,6 +256,8 @@ def run_benchmark(
         _forget(store, config.out, partial)
         threads = threads_per_worker(config.workers) if config.workers > 1 else 0
         tasks = [_task(config, c, i + 1, len(todo), data, threads) for i, c in enumerate(todo)]
+        report(BenchmarkEvent("data", message="building the preprocessing caches"))
+        _build_caches(tasks, data)
         by_id = {c.cell_id: c for c in todo}
         for cell in todo:
             store.record_cell(_cell_record(config, cell, data[cell.train_set], "running"))

@@ -108,6 +108,11 @@ def train(
         None, "--on-collapse", help="warn or stop when predictions collapse."
     ),
     ema: bool | None = typer.Option(None, "--ema/--no-ema", help="Keep an EMA of the weights (decay 0.999)."),
+    sam: bool | None = typer.Option(
+        None, "--sam/--no-sam", help="Sharpness-aware minimisation (2 passes/step)."
+    ),
+    sam_rho: float | None = typer.Option(None, "--sam-rho", help="SAM neighbourhood radius (0.05)."),
+    fold: int | None = typer.Option(None, "--fold", help="Test on this fold of the manifest's fold column."),
     precision: str | None = typer.Option(None, "--precision", help="auto, 32-true, 16-mixed, bf16-mixed."),
     accelerator: str | None = typer.Option(None, "--accelerator", help="auto, cpu or gpu."),
     devices: str | None = typer.Option(None, "--devices", help="'auto' or a device count."),
@@ -165,6 +170,9 @@ def train(
         "early_stopping_patience": early_stopping,
         "on_collapse": on_collapse,
         "ema": ema,
+        "sam": sam,
+        "sam_rho": sam_rho,
+        "fold": fold,
         "precision": precision,
         "accelerator": accelerator,
         "devices": devices,

@@ -18,7 +18,14 @@ from medbalance.training.augment import create_augmentation
 from medbalance.training.config import TrainConfig
 from medbalance.training.dataset import ManifestDataset, Normalization
 
-__all__ = ["RunData", "apply_fold", "compute_split_hash", "load_run_manifest", "prepare_run_data"]
+__all__ = [
+    "RunData",
+    "apply_fold",
+    "compute_split_hash",
+    "create_preprocess_config",
+    "load_run_manifest",
+    "prepare_run_data",
+]
 
 log = logging.getLogger("medbalance.training")
 
@@ -80,35 +87,50 @@ def load_run_manifest(config: TrainConfig) -> Manifest:
 
 
 def apply_fold(manifest: Manifest, fold: int) -> Manifest:
-    """Cross-validation split from the ``fold`` column: test = ``fold``, val = the next fold, train = the rest.
+    """Cross-validation split from the ``fold`` column.
+
+    Every row in a fold (folds over all the data): test = ``fold``, val = the next fold,
+    train = the rest. Rows without a fold that form a held-out test split (what
+    ``medbalance data --folds K`` writes): they stay the test split, val = ``fold``,
+    train = the other folds.
 
     Raises:
-        DataError: no fold column, a row without a fold, fewer than 3 folds, or ``fold`` not among them.
+        DataError: no fold column, rows without a fold outside the test split, too few
+            folds, or ``fold`` not among them.
     """
     table = manifest.table
     if "fold" not in table.columns:
         raise DataError(
             f"fold={fold} needs a 'fold' column in the manifest {manifest.source or ''}; write one with "
-            "`medbalance data ... --folds K` (on data without a test split) or drop the fold option."
+            "`medbalance data ... --folds K` or drop the fold option."
         )
     values = table["fold"].astype(str).str.strip()
-    if (values == "").any():
+    held_out = (values == "").to_numpy()
+    if held_out.any() and not (table["split"].to_numpy()[held_out] == "test").all():
         raise DataError(
-            f"{int((values == '').sum())} row(s) of the manifest have no fold (e.g. a held-out test split); "
-            "cross-validation needs every row in a fold: rebuild the folds without a test split."
+            f"{int(held_out.sum())} row(s) of the manifest have no fold and are not in a held-out test split; "
+            "give every row a fold (or keep only the test split without one)."
         )
     try:
-        folds = values.astype(int)
+        folds = values[~held_out].astype(int)
     except ValueError:
         raise DataError(f"the fold column holds non-integer values {sorted(set(values))[:5]}.") from None
-    count = int(folds.max()) + 1
-    if count < 3 or sorted(set(folds)) != list(range(count)):
+    count = int(folds.max()) + 1 if len(folds) else 0
+    needed = 2 if held_out.any() else 3
+    if count < needed or sorted(set(folds)) != list(range(count)):
         raise DataError(
-            f"fold training needs folds 0..K-1 with K >= 3 (test, val, train), got {sorted(set(folds))}."
+            f"fold training needs folds 0..K-1 with K >= {needed} (test, val and train from folds), "
+            f"got {sorted(set(folds))}."
         )
     if not 0 <= fold < count:
         raise DataError(f"fold={fold} is not among the manifest's folds 0..{count - 1}.")
-    split = ["test" if f == fold else "val" if f == (fold + 1) % count else "train" for f in folds]
+    if held_out.any():
+        split = [
+            "test" if h else "val" if int(f) == fold else "train"
+            for h, f in zip(held_out, values, strict=True)
+        ]
+    else:
+        split = ["test" if f == fold else "val" if f == (fold + 1) % count else "train" for f in folds]
     return manifest.with_table(table.assign(split=split))
 
 
@@ -117,6 +139,16 @@ def compute_split_hash(manifest: Manifest) -> str:
     columns = ["image_id", "patient_id", "label", "split"]
     text = manifest.table[columns].to_csv(index=False) + "|" + ",".join(manifest.classes)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def create_preprocess_config(config: TrainConfig) -> PreprocessConfig:
+    """The preprocessing (cache key; no normalisation statistics yet) of a training config."""
+    return PreprocessConfig(
+        kind=config.preprocess,
+        size=config.image_size,
+        channels=int(config.channels),  # type: ignore[arg-type]
+        equalize=config.equalize,
+    )
 
 
 def prepare_run_data(config: TrainConfig, *, progress: bool) -> RunData:
@@ -136,12 +168,7 @@ def prepare_run_data(config: TrainConfig, *, progress: bool) -> RunData:
     for split in ("train", "val"):
         if not (manifest.table["split"] == split).any():
             raise DataError(f"the {split} split is empty; check --fractions or the manifest's split column.")
-    preprocessing = PreprocessConfig(
-        kind=config.preprocess,
-        size=config.image_size,
-        channels=int(config.channels),  # type: ignore[arg-type]
-        equalize=config.equalize,
-    )
+    preprocessing = create_preprocess_config(config)
     cache = PreprocessCache(config.cache_dir or config.out / "cache", preprocessing)
     cache.build(manifest, progress=progress)
     normalization = None

@@ -41,9 +41,11 @@ def resolve_device(config: TrainConfig) -> DeviceChoice:
             "--accelerator gpu was given but no CUDA GPU is visible; use --accelerator auto or cpu."
         )
     gpu = has_gpu and config.accelerator != "cpu"
-    precision = config.precision
+    precision: str = config.precision
     if precision == "auto":
-        precision = ("bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed") if gpu else "32-true"
+        # 16-mixed's loss scaler steps the optimizer without a closure, which SAM needs
+        fallback = "32-true" if config.sam else "16-mixed"
+        precision = ("bf16-mixed" if torch.cuda.is_bf16_supported() else fallback) if gpu else "32-true"
     if precision == "16-mixed" and not gpu:
         raise ConfigError("--precision 16-mixed needs a GPU; on CPU use 32-true (default) or bf16-mixed.")
     return DeviceChoice(

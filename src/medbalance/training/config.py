@@ -135,6 +135,11 @@ class TrainConfig:
         early_stopping_patience: stop after this many epochs without improvement, or None.
         on_collapse: ``warn`` or ``stop`` when validation predictions collapse.
         collapse_share: a class holding more than this share of predictions is a collapse.
+        sam: sharpness-aware minimisation (Foret et al. 2021; ``pytorch-optimizer``'s SAM
+            around the chosen optimizer): each step takes a second forward/backward pass at
+            weights perturbed by ``sam_rho`` along the gradient, so it costs about twice the
+            compute. Works with ``ema``; not with ``grad_clip`` or ``16-mixed`` precision.
+        sam_rho: SAM's neighbourhood radius.
         ema: keep an exponential moving average of the weights.
         ema_decay: EMA decay per optimizer step.
         precision: ``auto`` (mixed on GPUs, 32-bit on CPU) or a Lightning precision.
@@ -190,6 +195,8 @@ class TrainConfig:
     early_stopping_patience: int | None = None
     on_collapse: Literal["warn", "stop"] = "warn"
     collapse_share: float = 0.95
+    sam: bool = False
+    sam_rho: float = 0.05
     ema: bool = False
     ema_decay: float = 0.999
     precision: Literal["auto", "32-true", "16-mixed", "bf16-mixed"] = "auto"
@@ -231,6 +238,14 @@ class TrainConfig:
             raise ConfigError(f"grad_clip must be > 0 or null (no clipping), got {self.grad_clip}.")
         if not 0.5 < self.collapse_share <= 1.0:
             raise ConfigError(f"collapse_share must be in (0.5, 1], got {self.collapse_share}.")
+        if not self.sam_rho > 0:
+            raise ConfigError(f"sam_rho must be > 0 (0.05 is the usual radius), got {self.sam_rho}.")
+        if self.sam and self.grad_clip is not None:
+            raise ConfigError("sam does not work with grad_clip (SAM steps by hand); drop one of them.")
+        if self.sam and self.precision == "16-mixed":
+            raise ConfigError(
+                "sam does not work with 16-mixed precision (its loss scaler); use bf16-mixed or 32-true."
+            )
         if not 0.0 < self.ema_decay < 1.0:
             raise ConfigError(f"ema_decay must be in (0, 1), got {self.ema_decay}.")
         if self.early_stopping_patience is not None and self.early_stopping_patience < 1:
@@ -264,7 +279,14 @@ def load_train_config(path: str | Path | None, overrides: Mapping[str, Any] | No
     return parse_config(TrainConfig, given, where="train config")
 
 
+_LATER_FIELDS = {"fold": None, "sam": False, "sam_rho": 0.05}
+"""Fields added after runs existed: left out of the hash at their defaults, so older runs still resume."""
+
+
 def compute_train_config_hash(config: TrainConfig) -> str:
     """Hash of the fields that change what is trained (see :data:`RUN_CONTROL_FIELDS`)."""
     values = config_to_dict(config)
-    return config_hash({k: v for k, v in values.items() if k not in RUN_CONTROL_FIELDS})
+    kept = {k: v for k, v in values.items() if k not in RUN_CONTROL_FIELDS}
+    if not config.sam:
+        kept.pop("sam_rho")
+    return config_hash({k: v for k, v in kept.items() if k not in _LATER_FIELDS or v != _LATER_FIELDS[k]})

@@ -42,6 +42,7 @@ class OptimizerSettings:
     epochs: int = 10
     plateau_monitor: str = "auc"
     plateau_mode: Literal["max", "min"] = "max"
+    sam_rho: float | None = None
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,8 @@ class ClassifierTask(pl.LightningModule):
         self.train_batches = 0
         self.val_result: ValidationResult | None = None
         self._val: dict[str, list[torch.Tensor]] = {}
+        # SAM needs two forward/backward passes per step: Lightning's manual optimisation
+        self.automatic_optimization = optim.sam_rho is None
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Logits (B, K)."""
@@ -172,6 +175,8 @@ class ClassifierTask(pl.LightningModule):
         images, targets = batch[0], batch[1]
         logits = self.model(images)
         loss = self.loss_fn(logits.float(), targets)
+        if not self.automatic_optimization:
+            self._sam_step(images, targets, loss)
         self.last_batch = (images.detach(), targets.detach(), logits.detach())
         self.log(
             "train_loss", loss.detach(), on_step=True, on_epoch=False, prog_bar=True, batch_size=len(targets)
@@ -180,6 +185,20 @@ class ClassifierTask(pl.LightningModule):
             self.train_loss_sum += float(loss.detach())
             self.train_batches += 1
         return loss
+
+    def _sam_step(self, images: torch.Tensor, targets: torch.Tensor, loss: torch.Tensor) -> None:
+        """Gradients at w, SAM's ascent to w + e, gradients there, the base step from w."""
+        optimizer = self.optimizers()
+        optimizer.zero_grad()  # type: ignore[union-attr]
+        self.manual_backward(loss)
+
+        def perturbed_loss() -> torch.Tensor:
+            ascent = self.loss_fn(self.model(images).float(), targets)
+            self.manual_backward(ascent)
+            return ascent
+
+        optimizer.step(closure=perturbed_loss)  # type: ignore[union-attr]
+        optimizer.zero_grad()  # type: ignore[union-attr]
 
     def describe_last_batch(self) -> dict[str, Any]:
         """Statistics of the last training batch (for the NaN diagnostic)."""
@@ -237,10 +256,18 @@ class ClassifierTask(pl.LightningModule):
         apply_freeze(self.model, self.freeze_schedule, epoch)
         groups = build_param_groups(self.model, lr=self.optim.lr, weight_decay=self.optim.weight_decay)
         optimizer: torch.optim.Optimizer
+        base: type[torch.optim.Optimizer]
+        kwargs: dict[str, Any]
         if self.optim.optimizer == "sgd":
-            optimizer = torch.optim.SGD(groups, lr=self.optim.lr, momentum=0.9, nesterov=True)
+            base, kwargs = torch.optim.SGD, {"momentum": 0.9, "nesterov": True}
         else:
-            optimizer = torch.optim.AdamW(groups, lr=self.optim.lr)
+            base, kwargs = torch.optim.AdamW, {}
+        if self.optim.sam_rho is not None:
+            from pytorch_optimizer import SAM
+
+            optimizer = SAM(groups, base, rho=self.optim.sam_rho, lr=self.optim.lr, **kwargs)
+        else:
+            optimizer = base(groups, lr=self.optim.lr, **kwargs)
         self.lr_schedule = create_lr_schedule(optimizer, self.optim)
         return optimizer
 

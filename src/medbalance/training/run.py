@@ -105,6 +105,7 @@ def _create_task(
             epochs=config.epochs,
             plateau_monitor=config.monitor,
             plateau_mode="min" if config.monitor == "loss" else "max",
+            sam_rho=config.sam_rho if config.sam else None,
         ),
         freeze=FreezeSchedule(config.freeze, config.warmup_epochs, config.unfreeze),
         positive_index=manifest.positive_index if manifest.is_binary else None,
