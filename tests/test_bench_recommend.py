@@ -97,3 +97,17 @@ def test_cli_bad_constraint_exits_non_zero(baseline_best: Path, capsys: pytest.C
     assert main(["recommend", str(baseline_best), "--constraint", "sens>=0.9"]) != 0
     assert "cannot read the constraint" in capsys.readouterr().err
     assert main(["recommend", str(baseline_best / "nope"), "--constraint", "sensitivity>=0.9"]) == 2
+
+
+def test_constraint_from_the_command_then_the_benchmark_config_then_the_default(tmp_path: Path) -> None:
+    from medbalance.benchmark.recommend import constraint_for
+
+    assert constraint_for(tmp_path).describe() == "sensitivity >= 0.9"  # no benchmark.yaml
+    (tmp_path / "benchmark.yaml").write_text(
+        "data: [{name: phantoms, source: phantoms}]\nconstraint: specificity>=0.8\n"
+    )
+    assert constraint_for(tmp_path).describe() == "specificity >= 0.8"
+    assert constraint_for(tmp_path, "sensitivity>=0.95").describe() == "sensitivity >= 0.95"
+    assert (
+        constraint_for(tmp_path, cost_fn=5.0, prevalence=0.02).describe().startswith("lowest expected cost")
+    )

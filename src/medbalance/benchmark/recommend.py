@@ -32,7 +32,15 @@ from medbalance.evaluation.prevalence import compute_metrics_at_prevalence
 from medbalance.evaluation.thresholds import select_threshold
 from medbalance.io import atomic_write_text
 
-__all__ = ["Constraint", "Recommendation", "parse_constraint", "recommend", "write_recommendation"]
+__all__ = [
+    "DEFAULT_CONSTRAINT",
+    "Constraint",
+    "Recommendation",
+    "constraint_for",
+    "parse_constraint",
+    "recommend",
+    "write_recommendation",
+]
 
 _PATTERN = re.compile(r"^\s*(sensitivity|specificity)\s*>=\s*([0-9]*\.?[0-9]+)\s*$")
 
@@ -105,6 +113,35 @@ def parse_constraint(
         return Constraint(match.group(1), float(match.group(2)), prevalence=prevalence) if cost_fn is None else (
             Constraint(match.group(1), float(match.group(2)), cost_fn, prevalence))  # fmt: skip
     return Constraint(cost_fn=cost_fn, prevalence=prevalence)
+
+
+DEFAULT_CONSTRAINT = "sensitivity>=0.9"
+"""Used when neither the command nor the benchmark's config names a constraint."""
+
+
+def constraint_for(
+    bench_dir: str | Path,
+    text: str | None = None,
+    cost_fn: float | None = None,
+    prevalence: float | None = None,
+) -> Constraint:
+    """The constraint given, else the one in the benchmark's ``benchmark.yaml``, else sensitivity >= 0.9.
+
+    Raises:
+        ConfigError: a constraint that cannot be read.
+    """
+    if text or cost_fn is not None:
+        return parse_constraint(text, cost_fn, prevalence)
+    from medbalance.benchmark.run import read_benchmark_config
+    from medbalance.errors import MedbalanceError
+
+    try:
+        config = read_benchmark_config(bench_dir)
+    except MedbalanceError:  # no benchmark.yaml: a store filled by other means
+        return parse_constraint(DEFAULT_CONSTRAINT, prevalence=prevalence)
+    if config.constraint or config.cost_fn is not None:
+        return parse_constraint(config.constraint, config.cost_fn, prevalence or config.prevalence)
+    return parse_constraint(DEFAULT_CONSTRAINT, prevalence=prevalence)
 
 
 def _expected_cost(sens: float, spec: float, constraint: Constraint) -> float:

@@ -12,7 +12,10 @@ __all__ = ["register"]
 def recommend(
     bench_dir: Path = typer.Argument(..., help="Benchmark folder (results.sqlite, units/)."),
     constraint: str = typer.Option(
-        "", "--constraint", help='Minimum to meet on validation: "sensitivity>=0.95" or "specificity>=0.9".'
+        "",
+        "--constraint",
+        help='Minimum to meet on validation: "sensitivity>=0.95" or "specificity>=0.9" '
+        "(default: the benchmark config's constraint, else sensitivity>=0.9).",
     ),
     cost_fn: float | None = typer.Option(
         None, "--cost-fn", help="Instead of a target: cost of a missed cancer / a false alarm (e.g. 10)."
@@ -27,10 +30,10 @@ def recommend(
 
     Writes DIR/recommendation.json. "Train normally and move the threshold" is one of the answers.
     """
-    from medbalance.benchmark.recommend import parse_constraint, write_recommendation
+    from medbalance.benchmark.recommend import constraint_for, write_recommendation
     from medbalance.benchmark.recommend import recommend as run_recommend
 
-    parsed = parse_constraint(constraint or None, cost_fn, prevalence)
+    parsed = constraint_for(bench_dir, constraint or None, cost_fn, prevalence)
     result = run_recommend(bench_dir, parsed, train_set=train_set, n_bootstrap=n_bootstrap)
     path = write_recommendation(bench_dir, result)
     typer.echo(result.answer)

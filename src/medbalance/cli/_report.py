@@ -12,7 +12,10 @@ __all__ = ["register"]
 def report(
     bench_dir: Path = typer.Argument(..., help="Benchmark folder (results.sqlite, units/)."),
     constraint: str = typer.Option(
-        "sensitivity>=0.9", "--constraint", help='Constraint of the recommendation, e.g. "sensitivity>=0.95".'
+        "",
+        "--constraint",
+        help='Constraint of the recommendation, e.g. "sensitivity>=0.95" '
+        "(default: the benchmark config's, else sensitivity>=0.9).",
     ),
     deployment_prevalence: float = typer.Option(
         0.01, "--deployment-prevalence", help="Prevalence where PPV and NPV are reported."

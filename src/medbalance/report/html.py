@@ -25,7 +25,7 @@ from medbalance.benchmark._unit_scores import load_unit_scores
 from medbalance.benchmark.findings import walsh_tardy_findings
 from medbalance.benchmark.leaderboard import leaderboard_blocks, summarize_over_seeds, write_leaderboard
 from medbalance.benchmark.paired import compare_with_baseline, paired_verdicts
-from medbalance.benchmark.recommend import Recommendation, parse_constraint, recommend, write_recommendation
+from medbalance.benchmark.recommend import Recommendation, constraint_for, recommend, write_recommendation
 from medbalance.evaluation.curves import compute_roc_curve
 from medbalance.io import atomic_write_text
 from medbalance.report._report_data import GLOSSARY, data_sections
@@ -48,14 +48,15 @@ class ReportConfig:
     """What the report assumes.
 
     Attributes:
-        constraint: the recommendation's constraint, e.g. "sensitivity>=0.9".
+        constraint: the recommendation's constraint, e.g. "sensitivity>=0.9" (None: the benchmark config's,
+            else sensitivity>=0.9).
         cost_fn: instead of a target: cost of a false negative relative to a false positive.
         deployment_prevalence: prevalence where PPV/NPV (and a cost) are reported.
         n_bootstrap: resamples of the recommendation's intervals and of the curve bands' PR part.
         train_set: the training set of the recommendation (needed when there are several).
     """
 
-    constraint: str | None = "sensitivity>=0.9"
+    constraint: str | None = None
     cost_fn: float | None = None
     deployment_prevalence: float = 0.01
     n_bootstrap: int = 1000
@@ -157,8 +158,7 @@ def write_report(bench_dir: str | Path, config: ReportConfig | None = None) -> P
 
     config = config or ReportConfig()
     bench = Path(bench_dir).resolve()
-    constraint = parse_constraint(config.constraint if config.cost_fn is None else None, config.cost_fn,
-                                  config.deployment_prevalence)  # fmt: skip
+    constraint = constraint_for(bench, config.constraint, config.cost_fn, config.deployment_prevalence)
     _, _, wide = write_leaderboard(bench)
     from medbalance.benchmark.leaderboard import load_benchmark_frames
 
