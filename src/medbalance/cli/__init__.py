@@ -64,6 +64,9 @@ _COMMAND_MODULES = (
     "_strategies",
     "_preprocess",
     "_demo",
+    "_export",
+    "_predict",
+    "_explain",
 )
 
 
