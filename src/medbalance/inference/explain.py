@@ -18,11 +18,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
 from medbalance.inference._network import find_last_conv
 from medbalance.inference.bundle import Bundle
 
-__all__ = ["Circle", "compute_gradcam", "draw_overlay", "write_overlay"]
+__all__ = ["Circle", "compute_gradcam", "compute_gradcam_maps", "draw_overlay", "peak_in_circles", "write_overlay"]
 
 Circle = tuple[float, float, float]
 """(row, col, radius) in pixels of the preprocessed image."""
@@ -37,32 +38,41 @@ def _require_captum() -> None:
         raise ConfigError("explanations need captum; install it with `pip install 'medbalance[explain]'`.") from exc
 
 
-def compute_gradcam(bundle: Bundle, arrays: np.ndarray, *, batch_size: int = 16) -> np.ndarray:
-    """Grad-CAM maps (N, H, W) in [0, 1] of preprocessed arrays (N, C, H, W).
-
-    The map is for the positive class of a binary bundle, else the predicted class.
-    """
+def compute_gradcam_maps(
+    network: nn.Module, layer: nn.Module, arrays: np.ndarray, target: int | None, *, batch_size: int = 16
+) -> np.ndarray:
+    """Grad-CAM maps (N, H, W) in [0, 1] of ``network``'s output ``target`` (None: the arg-max) at ``layer``."""
     _require_captum()
     from captum.attr import LayerAttribution, LayerGradCam
 
-    network = bundle.network.eval()
+    network.eval()
     device = next(network.parameters()).device
-    cam = LayerGradCam(network, find_last_conv(network.model))
-    size = arrays.shape[-2:]
+    cam = LayerGradCam(network, layer)
+    size = tuple(arrays.shape[-2:])
     maps = []
     for start in range(0, len(arrays), batch_size):
         x = torch.from_numpy(np.ascontiguousarray(arrays[start : start + batch_size], dtype=np.float32)).to(device)
-        if bundle.is_binary:
-            target: int | torch.Tensor = bundle.classes.index(str(bundle.positive_class))
-        else:
+        if target is None:
             with torch.no_grad():
-                target = network(x).argmax(dim=1)
-        attr = cam.attribute(x, target=target, relu_attributions=True)
-        up = LayerAttribution.interpolate(attr, tuple(size), interpolate_mode="bilinear")
+                chosen: int | torch.Tensor = network(x).argmax(dim=1)
+        else:
+            chosen = target
+        attr = cam.attribute(x, target=chosen, relu_attributions=True)
+        up = LayerAttribution.interpolate(attr, size, interpolate_mode="bilinear")
         maps.append(up.detach().cpu().numpy()[:, 0])
     out = np.concatenate(maps) if maps else np.zeros((0, *size), np.float32)
     peak = out.reshape(len(out), -1).max(axis=1) if len(out) else np.zeros(0)
     return out / np.where(peak > 0, peak, 1.0)[:, None, None]
+
+
+def compute_gradcam(bundle: Bundle, arrays: np.ndarray, *, batch_size: int = 16) -> np.ndarray:
+    """Grad-CAM maps (N, H, W) in [0, 1] of preprocessed arrays (N, C, H, W) at the model's last conv.
+
+    The map is for the positive class of a binary bundle, else the predicted class.
+    """
+    target = bundle.classes.index(str(bundle.positive_class)) if bundle.is_binary else None
+    layer = find_last_conv(bundle.network.model)
+    return compute_gradcam_maps(bundle.network, layer, arrays, target, batch_size=batch_size)
 
 
 def draw_overlay(ax: object, image: np.ndarray, heat: np.ndarray, circles: Sequence[Circle] = (), title: str = "") -> None:
@@ -95,3 +105,9 @@ def write_overlay(path: Path, image: np.ndarray, heat: np.ndarray, circles: Sequ
     finally:
         plt.close(fig)
     return path
+
+
+def peak_in_circles(heat: np.ndarray, circles: Sequence[Circle]) -> bool:
+    """Whether the map's maximum lies inside one of the circles."""
+    row, col = np.unravel_index(int(np.argmax(heat)), heat.shape)
+    return any((row - r) ** 2 + (col - c) ** 2 <= rad**2 for r, c, rad in circles)
