@@ -58,10 +58,17 @@ def test_round_trip_reproduces_the_evaluation(bundle_dir: Path, evaluated_run: P
     np.testing.assert_allclose(merged["score_uncalibrated"], merged["prob_malignant_ref"], atol=1e-6)
     val = pd.read_csv(evaluated_run / "predictions_val.csv")
     method = spec["calibration"]["method"]
-    expected = merged["prob_malignant_ref"].to_numpy() if method == "none" else fit_calibrator(
-        (val["label"] == "malignant").astype(int), val["prob_malignant"], method).apply(merged["prob_malignant_ref"])
+    expected = (
+        merged["prob_malignant_ref"].to_numpy()
+        if method == "none"
+        else fit_calibrator((val["label"] == "malignant").astype(int), val["prob_malignant"], method).apply(
+            merged["prob_malignant_ref"]
+        )
+    )
     np.testing.assert_allclose(merged["prob_malignant"], expected, atol=1e-6)
-    decided = np.where(merged["prob_malignant_ref"] >= spec["threshold"]["value"], "malignant", "non-malignant")
+    decided = np.where(
+        merged["prob_malignant_ref"] >= spec["threshold"]["value"], "malignant", "non-malignant"
+    )
     assert (merged["decision"].to_numpy() == decided).all()
     metrics = json.loads((evaluated_run / "evaluation" / "metrics.json").read_text())
     counts = metrics["operating_points"]["target-sensitivity:0.9"]["test_confusion_matrix"]["counts"]
@@ -97,7 +104,9 @@ def test_python_api_takes_paths_and_arrays(bundle_dir: Path, evaluated_run: Path
     from_paths = bundle.predict(paths)
     from_arrays = bundle.predict([read_image(p).to_float() for p in paths])
     assert list(from_arrays.images["image_id"]) == ["array-0", "array-1", "array-2"]
-    np.testing.assert_allclose(from_paths.images["prob_malignant"], from_arrays.images["prob_malignant"], atol=1e-6)
+    np.testing.assert_allclose(
+        from_paths.images["prob_malignant"], from_arrays.images["prob_malignant"], atol=1e-6
+    )
     assert from_paths.errors.empty and from_paths.breasts is None
 
 
@@ -113,7 +122,9 @@ def test_prevalence_adjusts_probabilities_and_reports_ppv(bundle_dir: Path, eval
     val = bundle.spec["threshold"]["validation"]
     sens, spec = val["sensitivity"]["estimate"], val["specificity"]["estimate"]
     assert result.at_prevalence is not None
-    assert result.at_prevalence["validation"]["ppv"] == pytest.approx(sens * 0.01 / (sens * 0.01 + (1 - spec) * 0.99))
+    assert result.at_prevalence["validation"]["ppv"] == pytest.approx(
+        sens * 0.01 / (sens * 0.01 + (1 - spec) * 0.99)
+    )
 
 
 # -- bad bundles -----------------------------------------------------------------------------------
@@ -151,7 +162,9 @@ def _flip_byte(path: Path) -> None:
     ids=["missing-weights", "missing-onnx", "tampered-weights", "tampered-json", "wrong-class-count",
          "newer-format", "no-json"],
 )  # fmt: skip
-def test_load_bundle_refuses_damaged_bundles(bundle_dir: Path, tmp_path: Path, damage: Any, match: str) -> None:
+def test_load_bundle_refuses_damaged_bundles(
+    bundle_dir: Path, tmp_path: Path, damage: Any, match: str
+) -> None:
     folder = _copy(bundle_dir, tmp_path)
     damage(folder)
     with pytest.raises(BundleError, match=match):
@@ -188,7 +201,9 @@ def test_export_refuses_bad_runs(evaluated_run: Path, tmp_path: Path) -> None:
     assert not any((tmp_path / n).exists() for n in ("a", "b", "d", "e"))
 
 
-def test_export_cli_and_recommended(evaluated_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_export_cli_and_recommended(
+    evaluated_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bench = tmp_path / "bench"
     (bench / "cells").mkdir(parents=True)
     shutil.copytree(evaluated_run, bench / "cells" / "none-s0")

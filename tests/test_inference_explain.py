@@ -12,8 +12,8 @@ from PIL import Image
 from torch import nn
 
 from medbalance.cli import main
-from medbalance.errors import DataError
 from medbalance.data.preprocess import PreprocessConfig, preprocess_with_info
+from medbalance.errors import DataError
 from medbalance.inference._network import find_embedding_layer, find_last_conv
 from medbalance.inference.explain import compute_gradcam_maps, peak_in_circles, write_overlay
 from medbalance.inference.lesions import lesion_circles
@@ -86,7 +86,9 @@ def test_gradcam_layer_is_found_for_medbalance_and_timm_models(name: str) -> Non
     model = create_model(name, num_classes=2, in_chans=1).eval()
     assert isinstance(find_last_conv(model), nn.Conv2d)
     assert find_embedding_layer(model).out_features == 2
-    maps = compute_gradcam_maps(model, find_last_conv(model), np.random.default_rng(0).random((2, 1, 64, 64)), 1)
+    maps = compute_gradcam_maps(
+        model, find_last_conv(model), np.random.default_rng(0).random((2, 1, 64, 64)), 1
+    )
     assert maps.shape == (2, 64, 64) and np.isfinite(maps).all() and maps.min() >= 0
 
 
@@ -103,12 +105,17 @@ def test_lesion_circles_follow_preprocessing() -> None:
     assert lesion_circles({"lesions": "[]"}, info) == []
 
 
-def test_explain_writes_a_contact_sheet_and_tsne(evaluated_run: Path, bundle_dir: Path, tmp_path: Path) -> None:
+def test_explain_writes_a_contact_sheet_and_tsne(
+    evaluated_run: Path, bundle_dir: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "explain"
     assert main(["explain", str(bundle_dir), "--out", str(out), "--per-group", "3", "--device", "cpu"]) == 0
     record = json.loads((out / "explain.json").read_text())
     assert record["n_test"] > 0 and {r["group"] for r in record["shown"]} <= {
-        "true positive", "false negative", "false positive"}
+        "true positive",
+        "false negative",
+        "false positive",
+    }
     for shown in record["shown"]:
         truth, said = shown["label"] == "malignant", shown["decision"] == "malignant"
         assert {"true positive": truth and said, "false negative": truth and not said,

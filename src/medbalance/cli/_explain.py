@@ -21,7 +21,9 @@ def explain(
     """Show what the model looked at: most confident TP, FN and FP of the test split, with lesion outlines."""
     from medbalance.inference.explain_run import explain_run
 
-    result = explain_run(source, out, rule=rule, per_group=per_group, tsne=tsne, device=device, overwrite=overwrite)
+    result = explain_run(
+        source, out, rule=rule, per_group=per_group, tsne=tsne, device=device, overwrite=overwrite
+    )
     for path in result.files:
         typer.echo(f"wrote {path}")
 

@@ -10,7 +10,9 @@ __all__ = ["register"]
 
 
 def export(
-    run_dir: Path = typer.Argument(..., help="Evaluated run folder (or benchmark folder with --recommended)."),
+    run_dir: Path = typer.Argument(
+        ..., help="Evaluated run folder (or benchmark folder with --recommended)."
+    ),
     out: Path = typer.Option(..., "--out", help="Bundle folder to write (new or empty)."),
     rule: str | None = typer.Option(
         None, "--rule", help="Evaluated threshold rule, e.g. target-sensitivity:0.9 (default), youden, fixed."
@@ -19,10 +21,14 @@ def export(
         "auto", "--calibration", help="auto (chosen on validation), temperature, platt, isotonic or none."
     ),
     recommended: bool = typer.Option(
-        False, "--recommended", help="RUN_DIR is a benchmark folder: export the run its recommendation.json names."
+        False,
+        "--recommended",
+        help="RUN_DIR is a benchmark folder: export the run its recommendation.json names.",
     ),
     onnx: bool = typer.Option(False, "--onnx", help="Also write model.onnx, checked with onnxruntime."),
-    evaluation: Path | None = typer.Option(None, "--evaluation", help="Folder of metrics.json (default RUN_DIR/evaluation)."),
+    evaluation: Path | None = typer.Option(
+        None, "--evaluation", help="Folder of metrics.json (default RUN_DIR/evaluation)."
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing bundle folder."),
 ) -> None:
     """Write a model bundle: weights, calibration, threshold with its evidence, SHA-256 of every file."""

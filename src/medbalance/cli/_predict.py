@@ -11,8 +11,12 @@ __all__ = ["register"]
 
 def predict(
     model_dir: Path = typer.Argument(..., help="Bundle folder written by `medbalance export`."),
-    inputs: list[Path] = typer.Argument(..., help="Image files, folders (searched recursively) or manifest CSVs."),
-    out: Path = typer.Option(..., "--out", help="Predictions CSV; companions _errors.csv, _breast.csv, ... beside it."),
+    inputs: list[Path] = typer.Argument(
+        ..., help="Image files, folders (searched recursively) or manifest CSVs."
+    ),
+    out: Path = typer.Option(
+        ..., "--out", help="Predictions CSV; companions _errors.csv, _breast.csv, ... beside it."
+    ),
     prevalence: float | None = typer.Option(
         None, "--prevalence", help="Deployment prevalence: adjusted probabilities and PPV/NPV there."
     ),
@@ -22,7 +26,9 @@ def predict(
         None, "--cache-dir", help="Preprocessing cache (default: .medbalance-cache beside --out)."
     ),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not cache preprocessed images."),
-    explain: bool = typer.Option(False, "--explain", help="Write Grad-CAM overlay PNGs into <out stem>_overlays/."),
+    explain: bool = typer.Option(
+        False, "--explain", help="Write Grad-CAM overlay PNGs into <out stem>_overlays/."
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing output files."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
@@ -37,7 +43,9 @@ def predict(
         bundle, [str(p) for p in inputs], out, batch_size=batch_size, cache_dir=cache, prevalence=prevalence,
         explain_dir=overlays, overwrite=overwrite, progress=progress,
     )  # fmt: skip
-    typer.echo(f"predicted {summary.n_predicted} of {summary.n_images} images; wrote {', '.join(str(p) for p in summary.files)}")
+    typer.echo(
+        f"predicted {summary.n_predicted} of {summary.n_images} images; wrote {', '.join(str(p) for p in summary.files)}"
+    )
     if overlays is not None:
         typer.echo(f"Grad-CAM overlays in {overlays}")
     if summary.at_prevalence is not None:
@@ -48,7 +56,9 @@ def predict(
                            f"PPV {entry['ppv'] if entry['ppv'] is None else round(entry['ppv'], 4)}, "
                            f"NPV {entry['npv'] if entry['npv'] is None else round(entry['npv'], 4)}")  # fmt: skip
     if summary.n_failed:
-        typer.echo(f"{summary.n_failed} image(s) could not be predicted; reasons in {summary.files[1]}", err=True)
+        typer.echo(
+            f"{summary.n_failed} image(s) could not be predicted; reasons in {summary.files[1]}", err=True
+        )
         raise typer.Exit(1)
 
 

@@ -33,6 +33,11 @@ class BundleNetwork(nn.Module):
         self.register_buffer("scale", torch.tensor(list(scale), dtype=torch.float32))
         self.register_buffer("offset", torch.tensor(list(offset), dtype=torch.float32))
 
+    mean: torch.Tensor
+    std: torch.Tensor
+    scale: torch.Tensor
+    offset: torch.Tensor
+
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         x = (images - self.mean) / self.std if self.normalize else images
         return self.model(x).float() * self.scale + self.offset

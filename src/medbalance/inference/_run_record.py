@@ -100,7 +100,9 @@ def read_run_record(run_dir: str | Path, *, evaluation_dir: str | Path | None = 
     weights = run / str(best)
     if not weights.is_file():
         raise FileNotFoundError(f"the best checkpoint {weights} is missing; the run folder is incomplete.")
-    sidecar = _read_json(weights.with_suffix(".json"), "the checkpoint's sidecar is needed to rebuild the model.")
+    sidecar = _read_json(
+        weights.with_suffix(".json"), "the checkpoint's sidecar is needed to rebuild the model."
+    )
     classes = tuple(str(c) for c in sidecar.get("class_names") or summary.get("classes") or ())
     if tuple(summary.get("classes") or classes) != classes:
         raise DataError(
@@ -111,7 +113,8 @@ def read_run_record(run_dir: str | Path, *, evaluation_dir: str | Path | None = 
     mean, std = pre.pop("mean", None), pre.pop("std", None)
     eval_dir = Path(evaluation_dir) if evaluation_dir is not None else run / "evaluation"
     metrics = _read_json(
-        eval_dir / "metrics.json", f"evaluate the run first: `medbalance evaluate {run}` (or pass --evaluation)."
+        eval_dir / "metrics.json",
+        f"evaluate the run first: `medbalance evaluate {run}` (or pass --evaluation).",
     )
     split = run / "split.csv"
     config_file = run / "config.yaml"
@@ -126,7 +129,7 @@ def read_run_record(run_dir: str | Path, *, evaluation_dir: str | Path | None = 
         classes=classes,
         positive_class=sidecar.get("positive_class") or summary.get("positive_class"),
         model=str(sidecar.get("model") or summary.get("model")),
-        in_chans=int(sidecar.get("in_chans", pre.get("channels", 1))),
+        in_chans=int(sidecar.get("in_chans") or pre.get("channels") or 1),
         preprocessing=PreprocessConfig(**pre),
         mean=None if mean is None else tuple(float(v) for v in mean),
         std=None if std is None else tuple(float(v) for v in std),

@@ -90,7 +90,11 @@ class Bundle:
     @property
     def is_binary(self) -> bool:
         """Two classes with a positive class and a threshold."""
-        return len(self.classes) == 2 and self.positive_class in self.classes and self.spec.get("threshold") is not None
+        return (
+            len(self.classes) == 2
+            and self.positive_class in self.classes
+            and self.spec.get("threshold") is not None
+        )
 
     @property
     def threshold(self) -> float | None:
@@ -122,7 +126,9 @@ def _check_files(folder: Path, spec: Mapping[str, Any]) -> None:
     for name, digest in files.items():
         path = folder / name
         if Path(name).name != name:
-            raise BundleError(f"{folder / BUNDLE_FILE} names a file outside the bundle ({name!r}); re-export it.")
+            raise BundleError(
+                f"{folder / BUNDLE_FILE} names a file outside the bundle ({name!r}); re-export it."
+            )
         if not path.is_file():
             raise BundleError(
                 f"{path} is missing from the bundle; copy the whole folder, or re-export it with `medbalance export`."
@@ -143,7 +149,11 @@ def read_bundle_spec(folder: str | Path) -> dict[str, Any]:
     folder = Path(folder)
     path = folder / BUNDLE_FILE
     if not path.is_file():
-        hint = " (it is a run folder: export it first with `medbalance export`)" if (folder / "summary.json").is_file() else ""
+        hint = (
+            " (it is a run folder: export it first with `medbalance export`)"
+            if (folder / "summary.json").is_file()
+            else ""
+        )
         raise BundleError(f"{path} does not exist{hint}; pass a folder written by `medbalance export`.")
     try:
         spec = json.loads(path.read_text(encoding="utf-8"))
@@ -168,7 +178,9 @@ def read_bundle_spec(folder: str | Path) -> dict[str, Any]:
     return spec
 
 
-def build_bundle(spec: dict[str, Any], state: Mapping[str, torch.Tensor], *, where: str, folder: Path | None = None) -> Bundle:
+def build_bundle(
+    spec: dict[str, Any], state: Mapping[str, torch.Tensor], *, where: str, folder: Path | None = None
+) -> Bundle:
     """A :class:`Bundle` from its spec and weights (no file access).
 
     Raises:
@@ -178,7 +190,9 @@ def build_bundle(spec: dict[str, Any], state: Mapping[str, torch.Tensor], *, whe
 
     model_spec = spec["model"]
     classes = list(spec["classes"])
-    model = create_model(str(model_spec["name"]), num_classes=len(classes), in_chans=int(model_spec["in_chans"]))
+    model = create_model(
+        str(model_spec["name"]), num_classes=len(classes), in_chans=1 if int(model_spec["in_chans"]) == 1 else 3
+    )
     expected = model.state_dict()
     wrong = [k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
     if wrong:
@@ -191,7 +205,9 @@ def build_bundle(spec: dict[str, Any], state: Mapping[str, torch.Tensor], *, whe
     try:
         model.load_state_dict(dict(state), strict=True)
     except RuntimeError as exc:
-        raise BundleError(f"{where}: weights do not fit model {model_spec['name']!r}: {str(exc).splitlines()[0]}") from exc
+        raise BundleError(
+            f"{where}: weights do not fit model {model_spec['name']!r}: {str(exc).splitlines()[0]}"
+        ) from exc
     model.eval()
     norm = spec.get("normalisation") or {}
     adjust = spec.get("logit_map") or {}
@@ -224,13 +240,15 @@ def load_bundle(folder: str | Path, *, device: str = "cpu") -> Bundle:
     try:
         state = load_file(str(weights))
     except Exception as exc:  # safetensors raises its own error types on a damaged header
-        raise BundleError(f"{weights} is not a readable safetensors file ({exc}); re-export the bundle.") from exc
+        raise BundleError(
+            f"{weights} is not a readable safetensors file ({exc}); re-export the bundle."
+        ) from exc
     bundle = build_bundle(spec, state, where=str(weights), folder=folder)
     return bundle.to(resolve_device(device))
 
 
 def resolve_device(device: str) -> torch.device:
-    """"auto" -> the first GPU when available, else the CPU."""
+    """ "auto" -> the first GPU when available, else the CPU."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)

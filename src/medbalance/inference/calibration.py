@@ -25,7 +25,12 @@ from scipy.special import expit
 
 from medbalance.errors import ConfigError, DataError
 from medbalance.evaluation.calibration import logit
-from medbalance.evaluation.recalibration import CALIBRATION_METHODS, Calibrator, apply_temperature, fit_calibrator
+from medbalance.evaluation.recalibration import (
+    CALIBRATION_METHODS,
+    Calibrator,
+    apply_temperature,
+    fit_calibrator,
+)
 from medbalance.registry import look_up_option
 
 __all__ = ["CalibrationMap", "choose_calibration", "fit_calibration_map"]
@@ -68,7 +73,9 @@ class CalibrationMap:
         if self.method == "isotonic":
             x, y = np.asarray(self.params["x"], float), np.asarray(self.params["y"], float)
             return np.interp(np.clip(s, x[0], x[-1]), x, y)
-        raise ConfigError(f"unknown calibration method {self.method!r}; expected one of {CALIBRATION_METHODS}.")
+        raise ConfigError(
+            f"unknown calibration method {self.method!r}; expected one of {CALIBRATION_METHODS}."
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready mapping."""
@@ -83,7 +90,12 @@ class CalibrationMap:
         """
         method = str(data.get("method"))
         params = dict(data.get("params") or {})
-        need = {"none": (), "temperature": ("temperature",), "platt": ("slope", "intercept"), "isotonic": ("x", "y")}
+        need = {
+            "none": (),
+            "temperature": ("temperature",),
+            "platt": ("slope", "intercept"),
+            "isotonic": ("x", "y"),
+        }
         if method not in need:
             raise ValueError(f"calibration method {method!r} is not one of {sorted(need)}.")
         missing = [k for k in need[method] if k not in params]

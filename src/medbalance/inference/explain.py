@@ -23,7 +23,14 @@ from torch import nn
 from medbalance.inference._network import find_last_conv
 from medbalance.inference.bundle import Bundle
 
-__all__ = ["Circle", "compute_gradcam", "compute_gradcam_maps", "draw_overlay", "peak_in_circles", "write_overlay"]
+__all__ = [
+    "Circle",
+    "compute_gradcam",
+    "compute_gradcam_maps",
+    "draw_overlay",
+    "peak_in_circles",
+    "write_overlay",
+]
 
 Circle = tuple[float, float, float]
 """(row, col, radius) in pixels of the preprocessed image."""
@@ -35,7 +42,9 @@ def _require_captum() -> None:
     except ImportError as exc:
         from medbalance.errors import ConfigError
 
-        raise ConfigError("explanations need captum; install it with `pip install 'medbalance[explain]'`.") from exc
+        raise ConfigError(
+            "explanations need captum; install it with `pip install 'medbalance[explain]'`."
+        ) from exc
 
 
 def compute_gradcam_maps(
@@ -51,7 +60,9 @@ def compute_gradcam_maps(
     size = tuple(arrays.shape[-2:])
     maps = []
     for start in range(0, len(arrays), batch_size):
-        x = torch.from_numpy(np.ascontiguousarray(arrays[start : start + batch_size], dtype=np.float32)).to(device)
+        x = torch.from_numpy(np.ascontiguousarray(arrays[start : start + batch_size], dtype=np.float32)).to(
+            device
+        )
         if target is None:
             with torch.no_grad():
                 chosen: int | torch.Tensor = network(x).argmax(dim=1)
@@ -75,7 +86,9 @@ def compute_gradcam(bundle: Bundle, arrays: np.ndarray, *, batch_size: int = 16)
     return compute_gradcam_maps(bundle.network, layer, arrays, target, batch_size=batch_size)
 
 
-def draw_overlay(ax: object, image: np.ndarray, heat: np.ndarray, circles: Sequence[Circle] = (), title: str = "") -> None:
+def draw_overlay(
+    ax: object, image: np.ndarray, heat: np.ndarray, circles: Sequence[Circle] = (), title: str = ""
+) -> None:
     """Draw ``image`` (C, H, W) in grey, ``heat`` (H, W) in jet, and lesion circles on a matplotlib axis."""
     from matplotlib.patches import Circle as CirclePatch
 
@@ -90,7 +103,9 @@ def draw_overlay(ax: object, image: np.ndarray, heat: np.ndarray, circles: Seque
     ax.set_axis_off()  # type: ignore[attr-defined]
 
 
-def write_overlay(path: Path, image: np.ndarray, heat: np.ndarray, circles: Sequence[Circle] = (), title: str = "") -> Path:
+def write_overlay(
+    path: Path, image: np.ndarray, heat: np.ndarray, circles: Sequence[Circle] = (), title: str = ""
+) -> Path:
     """One overlay PNG (the white + marks the map's peak, green circles the lesions)."""
     import matplotlib
 

@@ -103,9 +103,13 @@ def select_cases(scored: pd.DataFrame, positive: str, per_group: int) -> pd.Data
     prob = scored[f"prob_{positive}"]
     truth, said = scored["label"] == positive, scored["decision"] == positive
     picks = [
-        scored[truth & said].assign(group=GROUPS[0]).loc[lambda d: prob[d.index].sort_values(ascending=False).index],
+        scored[truth & said]
+        .assign(group=GROUPS[0])
+        .loc[lambda d: prob[d.index].sort_values(ascending=False).index],
         scored[truth & ~said].assign(group=GROUPS[1]).loc[lambda d: prob[d.index].sort_values().index],
-        scored[~truth & said].assign(group=GROUPS[2]).loc[lambda d: prob[d.index].sort_values(ascending=False).index],
+        scored[~truth & said]
+        .assign(group=GROUPS[2])
+        .loc[lambda d: prob[d.index].sort_values(ascending=False).index],
     ]
     return pd.concat([p.head(per_group) for p in picks], ignore_index=True)
 
@@ -118,7 +122,7 @@ def _sheet(bundle: Bundle, cases: pd.DataFrame, per_group: int, staging: Path) -
 
     load = make_loader(bundle, None)
     loaded = [load(p) for p in cases["path"]]
-    maps = compute_gradcam(bundle, np.stack([a for a, _ in loaded])) if loaded else []
+    maps = compute_gradcam(bundle, np.stack([a for a, _ in loaded])) if loaded else np.zeros((0, 1, 1))
     positive = str(bundle.positive_class)
     fig, axes = plt.subplots(3, per_group, figsize=(2.2 * per_group, 7.2), squeeze=False)
     files = []
@@ -137,7 +141,9 @@ def _sheet(bundle: Bundle, cases: pd.DataFrame, per_group: int, staging: Path) -
             draw_overlay(ax, loaded[i][0], maps[i], circles, title)
             name = f"{group.replace(' ', '_')}_{str(row['image_id']).replace('/', '__')}.png"
             files.append(write_overlay(staging / "overlays" / name, loaded[i][0], maps[i], circles, title))
-        axes[g][0].text(-0.15, 0.5, group, rotation=90, ha="right", va="center", transform=axes[g][0].transAxes)
+        axes[g][0].text(
+            -0.15, 0.5, group, rotation=90, ha="right", va="center", transform=axes[g][0].transAxes
+        )
     threshold = bundle.spec["threshold"]
     fig.suptitle(f"Grad-CAM, test split, threshold {threshold['value']:.3g} ({threshold['rule']}); "
                  "green: lesion outline, +: map peak", fontsize=9)  # fmt: skip
@@ -165,7 +171,7 @@ def _synthetic_embeddings(bundle: Bundle, scored: pd.DataFrame, n: int, seed: in
         try:
             new, _ = insert_lesions(image, image > 0.02, kinds=["mass", "calcification"], n=(1, 2),
                                     spacing_mm=spacing if spacing > 0 else 1.0, rng=rng)  # fmt: skip
-        except Exception:  # noqa: BLE001 - a breast too small for a lesion is skipped, not fatal
+        except Exception:
             continue
         edited.append(np.repeat(new[None], array.shape[0], axis=0))
     if not edited:
@@ -183,7 +189,9 @@ def _synthetic_embeddings(bundle: Bundle, scored: pd.DataFrame, n: int, seed: in
     return torch.cat(captured).numpy()
 
 
-def _tsne(bundle: Bundle, scored: pd.DataFrame, embeddings: np.ndarray, staging: Path, seed: int = 0) -> Path | None:
+def _tsne(
+    bundle: Bundle, scored: pd.DataFrame, embeddings: np.ndarray, staging: Path, seed: int = 0
+) -> Path | None:
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -195,13 +203,21 @@ def _tsne(bundle: Bundle, scored: pd.DataFrame, embeddings: np.ndarray, staging:
     points = embeddings if not len(synthetic) else np.concatenate([embeddings, synthetic])
     if len(points) < 5:
         return None
-    xy = TSNE(n_components=2, perplexity=min(30.0, (len(points) - 1) / 3), random_state=seed, init="pca").fit_transform(points)
+    xy = TSNE(
+        n_components=2, perplexity=min(30.0, (len(points) - 1) / 3), random_state=seed, init="pca"
+    ).fit_transform(points)
     fig, ax = plt.subplots(figsize=(5.5, 5))
     labels = scored["label"].to_numpy()
     for c, colour in zip(bundle.classes, ("tab:blue", "tab:red", "tab:green", "tab:purple"), strict=False):
         mask = labels == c
         name = f"real {c}" if c == bundle.positive_class else c
-        ax.scatter(xy[: len(labels)][mask, 0], xy[: len(labels)][mask, 1], s=14, c=colour, label=f"{name} ({mask.sum()})")
+        ax.scatter(
+            xy[: len(labels)][mask, 0],
+            xy[: len(labels)][mask, 1],
+            s=14,
+            c=colour,
+            label=f"{name} ({mask.sum()})",
+        )
     if len(synthetic):
         ax.scatter(xy[len(labels) :, 0], xy[len(labels) :, 1], s=18, marker="x", c="tab:orange",
                    label=f"synthetic {bundle.positive_class} ({len(synthetic)})")  # fmt: skip
@@ -230,7 +246,9 @@ def explain_run(
     check_output_dir(out, overwrite=overwrite)
     bundle, test = _source(source, rule, device)
     if not bundle.is_binary:
-        raise DataError("explain's contact sheet needs a binary bundle (true/false positives); this one is multi-class.")
+        raise DataError(
+            "explain's contact sheet needs a binary bundle (true/false positives); this one is multi-class."
+        )
     scored, embeddings = _scan(bundle, test)
     cases = select_cases(scored, str(bundle.positive_class), per_group)
     staging = out.parent / f".{out.name}.staging-{os.getpid()}"

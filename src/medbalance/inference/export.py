@@ -26,7 +26,13 @@ from medbalance import __version__
 from medbalance.errors import DataError
 from medbalance.inference._run_record import RunRecord, read_run_record
 from medbalance.inference.bundle import (
-    BUNDLE_FILE, BUNDLE_FORMAT_VERSION, ONNX_FILE, WEIGHTS_FILE, Bundle, build_bundle, spec_digest,
+    BUNDLE_FILE,
+    BUNDLE_FORMAT_VERSION,
+    ONNX_FILE,
+    WEIGHTS_FILE,
+    Bundle,
+    build_bundle,
+    spec_digest,
 )  # fmt: skip
 from medbalance.inference.calibration import CalibrationMap, choose_calibration, fit_calibration_map
 from medbalance.io import atomic_write_text, check_output_dir, file_sha256, replace_dir
@@ -105,8 +111,13 @@ def _calibration(record: RunRecord, y: np.ndarray, s: np.ndarray, method: str, l
                               validation_brier_cross_fitted=scores)  # fmt: skip
     reported = ((record.metrics.get("calibration") or {}).get("recalibrated") or {}).get(method)
     if isinstance(reported, dict) and "params" in reported:
-        mine = {k: float(len(cal.params["x"])) if k == "n_thresholds" else cal.params[k] for k in reported["params"]}
-        if not all(np.isclose(mine[k], float(v), rtol=1e-9, atol=1e-12) for k, v in reported["params"].items()):
+        mine = {
+            k: float(len(cal.params["x"])) if k == "n_thresholds" else cal.params[k]
+            for k in reported["params"]
+        }
+        if not all(
+            np.isclose(mine[k], float(v), rtol=1e-9, atol=1e-12) for k, v in reported["params"].items()
+        ):
             raise DataError(
                 f"the {method} calibration refitted on predictions_val.csv ({mine}) differs from "
                 f"{record.evaluation_dir / 'metrics.json'} ({reported['params']}); the predictions changed "
@@ -198,7 +209,11 @@ def export_bundle(
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
-        save_file({k: v.contiguous() for k, v in state.items()}, str(staging / WEIGHTS_FILE), metadata={"format": "pt"})
+        save_file(
+            {k: v.contiguous() for k, v in state.items()},
+            str(staging / WEIGHTS_FILE),
+            metadata={"format": "pt"},
+        )
         files = [WEIGHTS_FILE]
         if onnx:
             from medbalance.inference.onnx_export import export_onnx
@@ -229,7 +244,9 @@ def export_recommended(bench_dir: str | Path, out_dir: str | Path, **options: An
     bench = Path(bench_dir)
     path = bench / "recommendation.json"
     if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist; run the benchmark's evaluation (`medbalance bench-eval`) first.")
+        raise FileNotFoundError(
+            f"{path} does not exist; run the benchmark's evaluation (`medbalance bench-eval`) first."
+        )
     data = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(data, dict) or not (data.get("run_dir") or data.get("cell_id")):
         raise DataError(f"{path} names no run: it needs a 'run_dir' or a 'cell_id' key.")

@@ -42,7 +42,8 @@ def _aggregate(bundle: Bundle, images: pd.DataFrame, level: str, prevalence: flo
             table, classes=classes, level=level, method=method,  # type: ignore[arg-type]
             positive_class=bundle.positive_class, on_conflict="max",
         )  # fmt: skip
-    out = agg.table[["unit_id", "patient_id", "n_images"]].rename(columns={"unit_id": f"{level}_id"})
+    columns = ["unit_id", "n_images"] if level == "patient" else ["unit_id", "patient_id", "n_images"]
+    out = agg.table[columns].rename(columns={"unit_id": f"{level}_id"})
     if has_labels:
         out["label"] = agg.table["label"].to_numpy()
     out["level"] = level

@@ -109,11 +109,15 @@ def run_network(bundle: Bundle, arrays: np.ndarray, batch_size: int) -> np.ndarr
     return torch.cat(out).numpy() if out else np.zeros((0, len(bundle.classes)), np.float32)
 
 
-def score_columns(bundle: Bundle, probs: np.ndarray, prevalence: float | None = None) -> dict[str, np.ndarray]:
+def score_columns(
+    bundle: Bundle, probs: np.ndarray, prevalence: float | None = None
+) -> dict[str, np.ndarray]:
     """Calibrated ``prob_<class>``, ``score_uncalibrated``, ``decision`` (+ ``_at_prevalence``) columns."""
     classes = bundle.classes
     if not bundle.is_binary:
-        cols: dict[str, np.ndarray] = {f"prob_{c}": probs[:, i].astype(np.float64) for i, c in enumerate(classes)}
+        cols: dict[str, np.ndarray] = {
+            f"prob_{c}": probs[:, i].astype(np.float64) for i, c in enumerate(classes)
+        }
         cols["decision"] = np.asarray(classes, dtype=object)[np.argmax(probs, axis=1)]
         return cols
     pos = classes.index(str(bundle.positive_class))
@@ -122,7 +126,9 @@ def score_columns(bundle: Bundle, probs: np.ndarray, prevalence: float | None = 
     calibrated = bundle.calibration.apply(score)
     cols = {f"prob_{classes[neg]}": 1.0 - calibrated, f"prob_{classes[pos]}": calibrated}
     cols["score_uncalibrated"] = score
-    cols["decision"] = np.where(score >= float(bundle.threshold or 0.0), classes[pos], classes[neg]).astype(object)
+    cols["decision"] = np.where(score >= float(bundle.threshold or 0.0), classes[pos], classes[neg]).astype(
+        object
+    )
     if prevalence is not None:
         from medbalance.evaluation.prevalence import correct_binary_prior
 

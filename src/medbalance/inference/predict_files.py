@@ -61,7 +61,9 @@ def _write_overlays(bundle: Bundle, chunk: ChunkResult, folder: Path) -> None:
     for i, row in enumerate(chunk.rows.to_dict("records")):
         name = str(row["image_id"]).replace("/", "__")
         title = f"{row['image_id']}: {row['decision']}" + (f" (p={row[prob]:.2f})" if prob else "")
-        write_overlay(folder / f"{name}.png", chunk.arrays[i], maps[i], lesion_circles(row, chunk.infos[i]), title)
+        write_overlay(
+            folder / f"{name}.png", chunk.arrays[i], maps[i], lesion_circles(row, chunk.infos[i]), title
+        )
 
 
 def predict_to_files(
@@ -80,7 +82,9 @@ def predict_to_files(
     out = Path(out)
     check_prevalence(prevalence)
     if out.exists() and not overwrite:
-        raise MedbalanceError(f"{out} already exists; pass --overwrite to replace it, or choose another --out.")
+        raise MedbalanceError(
+            f"{out} already exists; pass --overwrite to replace it, or choose another --out."
+        )
     table = collect_inputs(inputs)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
@@ -112,7 +116,11 @@ def predict_to_files(
         finally:
             Path(tmp).unlink(missing_ok=True)
     files = [out]
-    error_table = pd.concat(errors, ignore_index=True) if errors else pd.DataFrame(columns=["image_id", "path", "reason"])
+    error_table = (
+        pd.concat(errors, ignore_index=True)
+        if errors
+        else pd.DataFrame(columns=["image_id", "path", "reason"])
+    )
     atomic_write_text(_companion(out, "errors.csv"), error_table.to_csv(index=False))
     files.append(_companion(out, "errors.csv"))
     images = pd.concat(slim, ignore_index=True) if slim else pd.DataFrame()
@@ -120,7 +128,9 @@ def predict_to_files(
         if rows is not None:
             atomic_write_text(_companion(out, f"{level}.csv"), rows.to_csv(index=False, float_format="%.8g"))
             files.append(_companion(out, f"{level}.csv"))
-    at_prev = metrics_at_prevalence(bundle, prevalence) if prevalence is not None and bundle.is_binary else None
+    at_prev = (
+        metrics_at_prevalence(bundle, prevalence) if prevalence is not None and bundle.is_binary else None
+    )
     summary = {
         "n_images": len(table), "n_predicted": len(images), "n_failed": len(error_table),
         "bundle": str(bundle.folder), "threshold": bundle.spec.get("threshold"),
