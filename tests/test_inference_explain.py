@@ -137,3 +137,21 @@ def test_predict_explain_writes_overlays(bundle_dir: Path, evaluated_run: Path, 
     assert len(overlays) == 3
     with Image.open(overlays[0]) as image:
         assert image.size[0] > 100
+
+
+def test_mini_mias_circle_lands_on_the_mass(mini_mias_dir: Path) -> None:
+    """mdb001's Info.txt circle (a large circumscribed mass) maps onto bright breast tissue after flip/crop/resize."""
+    from medbalance.data.adapters.mini_mias import _image_rows, read_mias_info
+    from medbalance.data.readers import read_image
+
+    info_txt = mini_mias_dir / "Info.txt"
+    table = _image_rows(read_mias_info(info_txt), info_txt)  # the adapter's own manifest columns
+    row = table.set_index("image_id").loc["mdb001"]
+    image = next(mini_mias_dir.rglob("mdb001.*"))
+    array, info = preprocess_with_info(read_image(image), PreprocessConfig(kind="mammography", size=128))
+    (r, c, radius), *_ = lesion_circles(row.to_dict(), info)
+    rows, cols = np.mgrid[:128, :128]
+    inside = (rows - r) ** 2 + (cols - c) ** 2 <= radius**2
+    breast = array[0] > 0.05
+    assert info.flipped and radius == pytest.approx(197 * info.scale)
+    assert breast[int(r), int(c)] and array[0][inside].mean() > array[0][breast & ~inside].mean()
