@@ -212,3 +212,36 @@ def test_export_cli_and_recommended(
     assert "threshold" in capsys.readouterr().out
     assert load_bundle(tmp_path / "m").spec["threshold"]["rule"] == "youden"
     assert main(["export", str(tmp_path / "nobench"), "--recommended", "--out", str(tmp_path / "n")]) == 2
+
+
+def test_an_onnx_graph_that_disagrees_is_not_kept(
+    evaluated_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import medbalance.inference.onnx_export as onnx_export
+
+    monkeypatch.setattr(onnx_export, "check_onnx", lambda *a, **k: 0.5)
+    with pytest.raises(BundleError, match=r"differ from PyTorch.s by 5\.00e-01"):
+        export_bundle(evaluated_run, tmp_path / "m", onnx=True)
+    assert not (tmp_path / "m").exists() and not list(tmp_path.glob(".m.staging*"))
+
+
+def test_isotonic_calibration_is_stored_and_applied_like_evaluation(
+    evaluated_run: Path, tmp_path: Path
+) -> None:
+    from medbalance.evaluation.recalibration import fit_calibrator
+
+    out = tmp_path / "iso"
+    assert (
+        main(
+            ["export", str(evaluated_run), "--out", str(out), "--calibration", "isotonic", "--rule", "youden"]
+        )
+        == 0
+    )
+    bundle = load_bundle(out)
+    assert bundle.spec["calibration"]["method"] == "isotonic" and bundle.spec["calibration"]["params"]["x"]
+    val = pd.read_csv(evaluated_run / "predictions_val.csv")
+    reference = fit_calibrator((val["label"] == "malignant").astype(int), val["prob_malignant"], "isotonic")
+    result = bundle.predict(pd.read_csv(evaluated_run / "split.csv", dtype=str)["path"][:8].tolist())
+    np.testing.assert_allclose(
+        result.images["prob_malignant"], reference.apply(result.images["score_uncalibrated"]), atol=1e-12
+    )
