@@ -245,3 +245,15 @@ def test_isotonic_calibration_is_stored_and_applied_like_evaluation(
     np.testing.assert_allclose(
         result.images["prob_malignant"], reference.apply(result.images["score_uncalibrated"]), atol=1e-12
     )
+
+
+def test_export_refuses_a_calibration_that_differs_from_metrics_json(
+    evaluated_run: Path, tmp_path: Path
+) -> None:
+    run = Path(shutil.copytree(evaluated_run, tmp_path / "run"))
+    metrics_file = run / "evaluation" / "metrics.json"
+    metrics = json.loads(metrics_file.read_text())
+    metrics["calibration"]["recalibrated"]["platt"]["params"]["slope"] += 0.5
+    metrics_file.write_text(json.dumps(metrics))
+    with pytest.raises(DataError, match=r"platt calibration refitted on predictions_val\.csv .* differs"):
+        export_bundle(run, tmp_path / "m", calibration="platt")
