@@ -154,9 +154,16 @@ def _sheet(bundle: Bundle, cases: pd.DataFrame, per_group: int, staging: Path) -
 
 
 def _synthetic_embeddings(bundle: Bundle, scored: pd.DataFrame, n: int, seed: int) -> np.ndarray:
-    """Embeddings of up to ``n`` test negatives with 1-2 synthetic lesions inserted."""
+    """Embeddings of up to ``n`` test negatives with synthetic lesions inserted.
+
+    Inserted as the ``synthetic-lesions`` strategy does by default (its malignant
+    kinds, 1-3 per image, at the image's effective pixel spacing, or a 200 mm high
+    image when the manifest has none), so the points show what that strategy trains on.
+    """
+    from medbalance.strategies.synthetic import SyntheticLesionsParams
     from medbalance.synth.insertion import insert_lesions
 
+    defaults = SyntheticLesionsParams()
     load = make_loader(bundle, None)
     rng = np.random.default_rng(seed)
     negatives = scored[scored["label"] != bundle.positive_class]
@@ -167,11 +174,13 @@ def _synthetic_embeddings(bundle: Bundle, scored: pd.DataFrame, n: int, seed: in
             spacing = float(row.get("pixel_spacing_mm", "") or "nan") / info.scale
         except ValueError:
             spacing = float("nan")
+        if not spacing > 0:
+            spacing = defaults.fallback_height_mm / array.shape[-2]
         image = array[0]
         try:
-            new, _ = insert_lesions(image, image > 0.02, kinds=["mass", "calcification"], n=(1, 2),
-                                    spacing_mm=spacing if spacing > 0 else 1.0, rng=rng)  # fmt: skip
-        except Exception:
+            new, _ = insert_lesions(image, image > 0.02, kinds=defaults.kinds, n=defaults.lesions_per_image,
+                                    spacing_mm=spacing, rng=rng)  # fmt: skip
+        except DataError:  # a breast without room for the lesion is skipped, not fatal
             continue
         edited.append(np.repeat(new[None], array.shape[0], axis=0))
     if not edited:
