@@ -191,7 +191,9 @@ def build_bundle(
     model_spec = spec["model"]
     classes = list(spec["classes"])
     model = create_model(
-        str(model_spec["name"]), num_classes=len(classes), in_chans=1 if int(model_spec["in_chans"]) == 1 else 3
+        str(model_spec["name"]),
+        num_classes=len(classes),
+        in_chans=1 if int(model_spec["in_chans"]) == 1 else 3,
     )
     expected = model.state_dict()
     wrong = [k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]

@@ -60,7 +60,9 @@ def _write_overlays(bundle: Bundle, chunk: ChunkResult, folder: Path) -> None:
     prob = f"prob_{bundle.positive_class}" if bundle.is_binary else None
     for i, row in enumerate(chunk.rows.to_dict("records")):
         name = str(row["image_id"]).replace("/", "__")
-        title = f"{row['image_id']}: {row['decision']}" + (f" (p={row[prob]:.2f})" if prob else "")
+        title = f"{row['image_id']}: {row['decision']}"
+        if prob:
+            title += f"\nscore {row['score_uncalibrated']:.2f} (t={bundle.threshold:.2f}), calibrated p {row[prob]:.2f}"
         write_overlay(
             folder / f"{name}.png", chunk.arrays[i], maps[i], lesion_circles(row, chunk.infos[i]), title
         )
