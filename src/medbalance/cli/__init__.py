@@ -67,6 +67,9 @@ _COMMAND_MODULES = (
     "_benchmark",
     "_recommend",
     "_report",
+    "_export",
+    "_predict",
+    "_explain",
 )
 
 
