@@ -108,7 +108,8 @@ def mini_mias_manifest(work: Path, *, limit: int | None = None) -> Path:
     if limit is None:
         return build.manifest_path
     manifest = load_manifest(build.manifest_path)
-    table = manifest.table.sort_values("path").groupby("split", group_keys=False).head(max(2, limit // 3))
+    groups = manifest.table.sort_values("path").groupby(["split", "label"], group_keys=False)
+    table = groups.head(max(2, limit // 6))
     path = out / f"manifest_{limit}.csv"
     dataclasses.replace(manifest, table=table.reset_index(drop=True)).save(path)
     return path
