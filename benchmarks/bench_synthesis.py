@@ -115,6 +115,7 @@ def main() -> None:
         "threads": 1,
         "machine": platform.processor() or platform.machine(),
         "python": platform.python_version(),
+        "load_average_start": [round(v, 2) for v in os.getloadavg()],
         "grid_build_s": time_grid_build(),
         "lesions_per_s": {},
         "cnn_step_s": {},
@@ -130,6 +131,14 @@ def main() -> None:
     results["lesions_per_s"] = rates
     results["cnn_step_s"] = cnn
     results["cnn_batch"] = args.batch
+    results["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
+    # A synthetic-lesions batch of 8 holds 2 edited images with 1-3 lesions: about 0.5 lesion per image.
+    results["synthesis_share_of_step"] = {
+        str(size): (0.5 / min(r["lesions_per_s"] for r in rates[str(size)].values()))
+        / (cnn[str(size)] / args.batch)
+        for size in args.sizes
+        if cnn[str(size)]
+    }
 
     header = f"{'size':>5} {'mm/px':>6} " + " ".join(f"{k:>20}" for k in KINDS) + f" {'CNN step/img ms':>16}"
     print(f"lesions per second, one core (grid build once: {results['grid_build_s']:.2f} s)")
@@ -140,6 +149,10 @@ def main() -> None:
         per_image = f"{1000 * step / args.batch:16.1f}" if step is not None else f"{'n/a':>16}"
         cells = " ".join(f"{row[k]['lesions_per_s']:20.1f}" for k in KINDS)
         print(f"{size:>5} {FIELD_OF_VIEW_MM / size:6.3f} {cells} {per_image}")
+    for size, share in results["synthesis_share_of_step"].items():  # type: ignore[union-attr]
+        print(
+            f"{size} px: slowest-kind synthesis per image / CNN step per image = {share:.2f} (must stay < 1)"
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.out}")

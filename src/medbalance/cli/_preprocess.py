@@ -48,7 +48,9 @@ def cache(
     kind: str = typer.Option("mammography", "--kind", help=_KIND_HELP),
     channels: int = typer.Option(1, "--channels", help="1 (grey) or 3 (RGB)."),
     equalize: bool = typer.Option(False, "--equalize/--no-equalize", help="Histogram equalisation."),
-    workers: int = typer.Option(1, "--workers", min=1, help="Processes preprocessing in parallel."),
+    workers: int | None = typer.Option(
+        None, "--workers", min=1, help="Processes preprocessing in parallel (default: one per CPU core)."
+    ),
 ) -> None:
     """Preprocess every image of a manifest once into the cache (skips images already cached)."""
     from medbalance.config import parse_config

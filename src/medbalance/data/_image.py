@@ -64,14 +64,27 @@ class ImageData:
         Returns:
             float32 array with the shape of ``pixels``.
         """
-        values = self.pixels.astype(np.float64, copy=False)
+        pixels = self.pixels
+        if np.issubdtype(pixels.dtype, np.integer) and pixels.dtype.itemsize <= 2:
+            info = np.iinfo(pixels.dtype)
+            if pixels.size > 4 * (int(info.max) - int(info.min) + 1):
+                # Integer pixels are scaled value by value, never by the image's own
+                # range: scale each possible value once and look the pixels up (the
+                # same numbers, without five float64 passes over a large image).
+                table = self._scale(np.arange(info.min, int(info.max) + 1, dtype=pixels.dtype))
+                return table[pixels if info.min == 0 else pixels.astype(np.int32) - int(info.min)]
+        return self._scale(pixels)
+
+    def _scale(self, pixels: np.ndarray) -> np.ndarray:
+        """``to_float`` computed on ``pixels`` directly."""
+        values = pixels.astype(np.float64, copy=False)
         if self.window is not None:
             center, width = self.window
             scaled = apply_window(values, center, width, self.window_function)
         else:
             low_high = self.value_range
-            if low_high is None and np.issubdtype(self.pixels.dtype, np.integer):
-                low_high = integer_range(self.bits, signed=np.issubdtype(self.pixels.dtype, np.signedinteger))
+            if low_high is None and np.issubdtype(pixels.dtype, np.integer):
+                low_high = integer_range(self.bits, signed=np.issubdtype(pixels.dtype, np.signedinteger))
             if low_high is None:
                 finite = values[np.isfinite(values)]
                 low_high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)

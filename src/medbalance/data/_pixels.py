@@ -41,7 +41,10 @@ def to_unit_float(image: FloatImage | np.ndarray) -> np.ndarray:
         ValueError: the pixels hold NaN or infinite values.
     """
     if isinstance(image, FloatImage) and not isinstance(image, np.ndarray):
-        values = np.asarray(image.to_float(), dtype=np.float64)
+        values = np.asarray(image.to_float())
+        if values.dtype == np.float32:  # clipping in float32 gives the same numbers without a float64 copy
+            return np.clip(values, 0.0, 1.0)
+        values = values.astype(np.float64)
     else:
         array = np.asarray(image)
         if array.size == 0:

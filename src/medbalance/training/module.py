@@ -102,7 +102,7 @@ class ClassifierTask(pl.LightningModule):
         batch_normalization: normalisation applied to batches after the
             strategy's batch hook (when the datasets leave images in [0, 1]).
         seed: seeds the batch hook's random draws (with epoch and rank).
-        channels_last: feed the model channels-last tensors (GPU).
+        channels_last: feed the model channels-last tensors.
         ema_decay: keep an EMA of the weights with this decay (None: off).
     """
 

@@ -1,0 +1,106 @@
+"""Speed changes (parallel cache build, breast mask, integer scaling) give the same outputs as before."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+from scipy import ndimage as ndi
+from skimage.transform import resize
+
+from medbalance.data import orientation
+from medbalance.data._cache_build import default_workers
+from medbalance.data._image import ImageData
+from medbalance.data._pixels import to_unit_float
+from medbalance.data.cache import PreprocessCache
+from medbalance.data.manifest import Manifest
+from medbalance.data.preprocess import PreprocessConfig
+
+CONFIG = PreprocessConfig(kind="mammography", size=24)
+
+
+def _film(path: Path, seed: int) -> Path:
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 12, size=(50, 42), dtype=np.uint8)
+    width = 14 + seed % 9
+    pixels[5:45, :width] = rng.integers(90, 220, size=(40, width), dtype=np.uint8)
+    pixels[2:6, 36:40] = 250  # a film label, not part of the breast
+    image = pixels[:, ::-1] if seed % 2 else pixels
+    Image.fromarray(np.ascontiguousarray(image)).save(path)
+    return path
+
+
+def _manifest(root: Path, count: int) -> Manifest:
+    names = [_film(root / f"f{i:02d}.png", i).name for i in range(count)]
+    rows = [{"image_id": n, "path": n, "label": "a", "patient_id": n} for n in names]
+    return Manifest(table=pd.DataFrame(rows), classes=("a", "b"), root=root)
+
+
+def _contents(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_parallel_build_writes_the_same_files_as_a_serial_one(tmp_path: Path) -> None:
+    manifest = _manifest(tmp_path, 12)
+    serial = PreprocessCache(tmp_path / "serial", CONFIG)
+    parallel = PreprocessCache(tmp_path / "parallel", CONFIG)
+    assert serial.build(manifest, progress=False, workers=1).built == 12
+    summary = parallel.build(manifest, progress=False, workers=3)
+    assert (summary.built, summary.already_cached) == (12, 0)
+    assert _contents(serial.folder) == _contents(parallel.folder)
+    assert len(_contents(parallel.folder)) == 2 * 12 + 1  # .npy + .json each, config.yaml
+
+
+def test_default_build_uses_every_core_and_reports_failures_in_order(tmp_path: Path) -> None:
+    assert default_workers() >= 1
+    manifest = _manifest(tmp_path, 10)
+    (tmp_path / "f03.png").write_bytes(b"not a png")
+    (tmp_path / "f07.png").write_bytes(b"")
+    cache = PreprocessCache(tmp_path / "cache", CONFIG)
+    with pytest.raises(Exception, match=r"2 of 10 images") as caught:
+        cache.build(manifest, progress=False)  # workers=None: one per core
+    text = str(caught.value)
+    assert text.index("f03.png") < text.index("f07.png")
+    assert len(list(cache.folder.glob("*/*.npy"))) == 8
+
+
+@pytest.mark.parametrize("seed", range(6), ids=lambda s: f"seed{s}")
+def test_fill_holes_matches_scipy(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    mask = ndi.binary_opening(rng.random((61, 47)) < 0.55)
+    mask[20:30, 10:25] = True
+    mask[23:26, 14:18] = False  # a hole
+    assert np.array_equal(orientation._fill_holes(mask), ndi.binary_fill_holes(mask))
+
+
+@pytest.mark.parametrize("factor", [2, 3, 4], ids=lambda f: f"x{f}")
+def test_upsample_matches_skimage_nearest(factor: int) -> None:
+    mask = np.random.default_rng(factor).random((19, 13)) < 0.5
+    shape = (19 * factor - factor + 1, 13 * factor - 1)
+    expected = resize(mask, (19 * factor, 13 * factor), order=0, anti_aliasing=False)[: shape[0], : shape[1]]
+    assert np.array_equal(orientation._upsample(mask, factor, shape), expected)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "kwargs"),
+    [
+        (np.uint8, {"bits": 8}),
+        (np.uint16, {"bits": 12}),
+        (np.uint16, {"bits": 16, "value_range": (100.0, 3000.0)}),
+        (np.int16, {"bits": 16, "window": (40.0, 400.0)}),
+        (np.int16, {"bits": 16, "window": (40.0, 400.0), "window_function": "SIGMOID"}),
+        (np.int8, {"bits": 8, "window": (0.0, 1.0)}),
+    ],
+    ids=["u8", "u16-12bit", "u16-range", "i16-window", "i16-sigmoid", "i8-threshold"],
+)
+def test_integer_lookup_scaling_matches_direct_scaling(dtype: type, kwargs: dict) -> None:
+    info = np.iinfo(dtype)
+    pixels = np.random.default_rng(0).integers(info.min, int(info.max) + 1, size=(300, 900)).astype(dtype)
+    image = ImageData(pixels=pixels, photometric="L", source_format="png", **kwargs)
+    fast = image.to_float()
+    assert fast.dtype == np.float32 and fast.shape == pixels.shape
+    assert np.array_equal(fast, image._scale(pixels))
+    assert np.array_equal(to_unit_float(image), fast)
