@@ -162,3 +162,21 @@ def test_merge_refuses_different_benchmarks(bench: Path, tmp_path: Path) -> None
     (other / "results.sqlite").write_bytes(b"")
     with pytest.raises(MedbalanceError, match="seeds"):
         merge_benchmarks([bench, other], tmp_path / "m")
+
+
+def test_export_recommended_bundles_the_recommended_cell(bench: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from medbalance.benchmark.recommend import parse_constraint, recommend, write_recommendation
+    from medbalance.inference import export_recommended, load_bundle
+
+    copy = tmp_path / "bench"
+    shutil.copytree(bench, copy)
+    rec = recommend(copy, parse_constraint("sensitivity>=0.9"), n_bootstrap=20)
+    write_recommendation(copy, rec)
+    export_recommended(copy, tmp_path / "model")
+    spec = load_bundle(tmp_path / "model").spec
+    # the bundle carries the recommended cell's weights and the threshold recommend chose on validation
+    assert Path(spec["source"]["run_dir"]).name == rec.model["cell_ids"][0]
+    assert spec["threshold"]["rule"] == rec.model["threshold_rule"]
+    assert spec["threshold"]["value"] == pytest.approx(rec.model["threshold"])

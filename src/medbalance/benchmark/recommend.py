@@ -215,7 +215,7 @@ def _candidates(units: pd.DataFrame, constraint: Constraint) -> pd.DataFrame:
         for moved in (False, True):
             rows.append({"strategy": unit.strategy, "variant": unit.variant or "", "moved": moved,
                          "seed": int(unit.seed), "unit_id": unit.unit_id, "unit_dir": str(unit.unit_dir),
-                         **_val_point(scores, constraint, moved)})  # fmt: skip
+                         "cell_ids": list(unit.cell_ids), **_val_point(scores, constraint, moved)})  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -256,6 +256,15 @@ def _test_evidence(
              for m in ("sensitivity", "specificity", "ppv", "npv", "auc_roc")}  # fmt: skip
     return {"per_seed": per_seed, "mean_over_seeds": means, "n_bootstrap": n_bootstrap,
             "intervals": "95% patient-clustered bootstrap, thresholds chosen on validation"}  # fmt: skip
+
+
+def _rule_spec(constraint: Constraint, moved: bool) -> str:
+    """The threshold rule as evaluation writes it (``target-sensitivity:0.9``), for ``export --recommended``."""
+    if not moved:
+        return "fixed:0.5"
+    if constraint.metric is None:
+        return f"min-cost:{constraint.cost_fn:g}"
+    return f"{constraint.rule}:{constraint.target:g}"
 
 
 def _answer(strategy: str, variant: str, moved: bool, threshold: float, constraint: Constraint,
@@ -321,6 +330,7 @@ def recommend(
     model = {"seed": int(model_row["seed"]), "unit_id": model_row["unit_id"], "threshold": float(model_row["threshold"]),
              "unit_dir": str(Path(model_row["unit_dir"]).relative_to(Path(bench_dir).resolve()))
              if Path(model_row["unit_dir"]).is_relative_to(Path(bench_dir).resolve()) else str(model_row["unit_dir"]),
+             "cell_ids": list(model_row["cell_ids"]), "threshold_rule": _rule_spec(constraint, bool(best["moved"])),
              "why_this_seed": "the seed with the best validation objective"}  # fmt: skip
     candidates = [{**{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()}}
                   for r in table.drop(columns="simplicity").to_dict("records")]  # fmt: skip

@@ -232,25 +232,45 @@ def export_bundle(
 
 
 def export_recommended(bench_dir: str | Path, out_dir: str | Path, **options: Any) -> ExportResult:
-    """Export the run a benchmark recommends (``BENCH_DIR/recommendation.json``).
+    """Export the model a benchmark recommends (``BENCH_DIR/recommendation.json``, written by ``recommend``).
 
-    Keys read: ``run_dir`` (relative to BENCH_DIR) or ``cell_id`` (run folder
-    ``BENCH_DIR/cells/<cell_id>``), and optionally ``rule`` (the threshold rule).
+    The recommendation names its model as ``model.cell_ids`` (the cell's run folder
+    ``BENCH_DIR/cells/<cell_id>``), ``model.unit_dir`` (where that model was evaluated) and
+    ``model.threshold_rule`` (the operating point chosen on validation). A hand-written file may
+    name a run instead with ``run_dir`` (relative to BENCH_DIR) or ``cell_id``, and ``rule``.
 
     Raises:
         FileNotFoundError: no recommendation.json or no such run folder.
-        DataError: the file names no run.
+        DataError: the file names no run, or names a cross-validated model (one per fold).
     """
     bench = Path(bench_dir)
     path = bench / "recommendation.json"
     if not path.is_file():
         raise FileNotFoundError(
-            f"{path} does not exist; run the benchmark's evaluation (`medbalance bench-eval`) first."
+            f"{path} does not exist; run `medbalance recommend {bench}` (or `medbalance report {bench}`) first."
         )
     data = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(data, dict) or not (data.get("run_dir") or data.get("cell_id")):
-        raise DataError(f"{path} names no run: it needs a 'run_dir' or a 'cell_id' key.")
-    run = bench / str(data["run_dir"]) if data.get("run_dir") else bench / "cells" / str(data["cell_id"])
-    if data.get("rule") and "rule" not in options:
-        options["rule"] = str(data["rule"])
-    return export_bundle(run, out_dir, **options)
+    if not isinstance(data, dict):
+        raise DataError(f"{path} is not a recommendation (a JSON object); run `medbalance recommend {bench}` again.")
+    model = data.get("model") if isinstance(data.get("model"), dict) else {}
+    rule = data.get("rule") or model.get("threshold_rule")
+    if rule and "rule" not in options:
+        options["rule"] = str(rule)
+    if data.get("run_dir") or data.get("cell_id"):
+        run = bench / str(data["run_dir"]) if data.get("run_dir") else bench / "cells" / str(data["cell_id"])
+        return export_bundle(run, out_dir, **options)
+    cells = model.get("cell_ids") or []
+    if len(cells) > 1:
+        folds = ", ".join(str(bench / "cells" / str(c)) for c in cells)
+        raise DataError(
+            f"{path} recommends a cross-validated model: one model per fold ({folds}), pooled for the evidence. "
+            f"Export one fold with `medbalance export RUN --rule {options.get('rule', 'RULE')}`, or retrain the "
+            "recommended strategy on all the data with `medbalance train` and export that run."
+        )
+    if not cells or not model.get("unit_dir"):
+        raise DataError(
+            f"{path} names no model (no 'model.cell_ids' and 'model.unit_dir'); "
+            f"run `medbalance recommend {bench}` again with this version of medbalance."
+        )
+    options.setdefault("evaluation_dir", bench / str(model["unit_dir"]) / "evaluation")
+    return export_bundle(bench / "cells" / str(cells[0]), out_dir, **options)
