@@ -57,6 +57,10 @@ def _phantoms(spec: DataSetSpec, config: BenchmarkConfig, root: Path) -> Manifes
 def _load(spec: DataSetSpec, config: BenchmarkConfig, root: Path) -> Manifest:
     if spec.uses_phantoms:
         manifest = _phantoms(spec, config, root)
+    elif spec.class_map is not None:
+        from medbalance.data.class_map import apply_class_map
+
+        manifest = apply_class_map(load_manifest(spec.source), spec.class_map, positive_class=spec.positive_class)
     else:
         manifest = load_manifest(spec.source, classes=spec.classes, positive_class=spec.positive_class)
     if spec.domains is not None:

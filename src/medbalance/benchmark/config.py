@@ -43,6 +43,7 @@ __all__ = [
     "RUN_CONTROL_FIELDS",
     "BenchmarkConfig",
     "DataSetSpec",
+    "data_from_flags",
     "compute_benchmark_hash",
     "load_benchmark_config",
 ]
@@ -82,7 +83,9 @@ class DataSetSpec:
         role: ``both`` (trained on, and its test split tests every model), ``train``, or
             ``test`` (test only: every row is a test case for every model).
         classes: class list to declare for the manifest (else its sidecar's / inferred).
-        positive_class: the positive class of a binary task.
+        positive_class: the positive class of a binary task (after ``class_map``).
+        class_map: re-label a manifest's classes, e.g. ``{melanoma: melanoma, "*": rest}``
+            for melanoma vs rest (see :mod:`medbalance.data.class_map`).
         fractions: train/val/test shares when the manifest has no split.
     """
 
@@ -94,6 +97,7 @@ class DataSetSpec:
     classes: tuple[str, ...] | None = None
     positive_class: str | None = None
     fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
+    class_map: dict[str, str] | None = None
 
     @property
     def uses_phantoms(self) -> bool:
@@ -117,6 +121,12 @@ class DataSetSpec:
             )
         if self.phantoms and not self.uses_phantoms:
             raise ConfigError(f"data set {self.name!r}: 'phantoms' settings need source: phantoms.")
+        if self.class_map is not None:
+            from medbalance.data.class_map import parse_class_map
+
+            if self.uses_phantoms:
+                raise ConfigError(f"data set {self.name!r}: class_map applies to a manifest, not to phantoms.")
+            object.__setattr__(self, "class_map", parse_class_map(self.class_map))
 
 
 @dataclass(frozen=True)
@@ -250,7 +260,7 @@ def compute_benchmark_hash(config: BenchmarkConfig) -> str:
     return config_hash(config.identity())
 
 
-def _data_from_flags(value: Any) -> list[dict[str, Any]]:
+def data_from_flags(value: Any) -> list[dict[str, Any]]:
     """``--data`` values (manifest paths or ``phantoms``) as data set entries."""
     entries = []
     for item in value if isinstance(value, list | tuple) else [value]:
@@ -291,7 +301,7 @@ def load_benchmark_config(
     """
     given = {k: v for k, v in (overrides or {}).items() if v is not None}
     if "data" in given:
-        given["data"] = _data_from_flags(given["data"])
+        given["data"] = data_from_flags(given["data"])
     if path is not None:
         return load_config(BenchmarkConfig, path, _merge_sections(Path(path), given))
     if "data" not in given:

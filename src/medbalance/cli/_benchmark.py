@@ -26,6 +26,12 @@ def benchmark(
     config: Path | None = typer.Option(None, "--config", help="YAML config; flags override its keys."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Benchmark folder (store, cells, units)."),
     data: list[str] | None = typer.Option(None, "--data", help="A manifest CSV or 'phantoms' (repeatable)."),
+    class_map: str | None = typer.Option(
+        None, "--class-map", help="Re-label every --data manifest, e.g. 'melanoma=melanoma,*=rest'."
+    ),
+    positive_class: str | None = typer.Option(
+        None, "--positive-class", help="The finding of interest of every --data set (binary tasks)."
+    ),
     strategies: str | None = typer.Option(
         None, "--strategies", help="Comma-separated (default: all that apply)."
     ),
@@ -66,6 +72,19 @@ def benchmark(
         "train": parse_key_values(train, option="--train") or None,
         "evaluation": {k: v for k, v in (("level", level), ("n_bootstrap", n_bootstrap)) if v is not None} or None,
     }  # fmt: skip
+    if class_map is not None or positive_class is not None:
+        if not data:
+            raise typer.BadParameter(
+                "applies to the --data sets; in a config file write data[].class_map / data[].positive_class.",
+                param_hint="--class-map/--positive-class",
+            )
+        from medbalance.benchmark.config import data_from_flags
+        from medbalance.data.class_map import parse_class_map
+
+        extra: dict[str, Any] = {"class_map": None if class_map is None else parse_class_map(class_map),
+                                 "positive_class": positive_class}  # fmt: skip
+        extra = {k: v for k, v in extra.items() if v is not None}
+        overrides["data"] = [{**entry, **extra} for entry in data_from_flags(data)]
     if config is None and out is None:
         raise typer.BadParameter("pass --out DIR (or --config bench.yaml with 'out:').", param_hint="--out")
     settings = load_benchmark_config(config, overrides)

@@ -109,6 +109,9 @@ def data(
     ),
     classes: str | None = typer.Option(None, help="Ordered class list, comma-separated."),
     positive_class: str | None = typer.Option(None, help="The finding of interest in a binary task."),
+    class_map: str | None = typer.Option(
+        None, help="Re-label classes, e.g. 'melanoma=melanoma,*=rest' (binary from multi-class; * = every other)."
+    ),
     path_col: str | None = typer.Option(None, help="csv: column with image paths."),
     label_col: str | None = typer.Option(None, help="csv: column with labels."),
     patient_col: str | None = typer.Option(None, help="csv: column with patient ids."),
@@ -140,6 +143,8 @@ def data(
     from medbalance.registry import look_up_option
 
     given = {name: value for name, value in locals().items() if name in _ADAPTER_FLAGS}
+    if class_map is not None:  # the positive class names a class after the map, not the adapter's
+        given["positive_class"] = None
     given["classes"] = _parse_list(classes)
     options = _adapter_options(adapter, given, option)
     try:
@@ -164,6 +169,8 @@ def data(
             check_images=check_images,
             overwrite=overwrite,
             progress=lambda done, total: bar.update(task_id, completed=done, total=total),
+            class_map=class_map,
+            positive_class=positive_class if class_map is not None else None,
         )
     m = result.manifest
     patients = m.table["patient_id"].nunique()

@@ -48,6 +48,8 @@ def build_dataset(
     check_images: bool = True,
     overwrite: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    class_map: str | Mapping[str, str] | None = None,
+    positive_class: str | None = None,
 ) -> DatasetBuild:
     """Build, split, validate and save a manifest from one source.
 
@@ -65,6 +67,9 @@ def build_dataset(
         check_images: decode every image during validation.
         overwrite: replace an existing output folder.
         progress: called with (done, total) while images are checked.
+        class_map: re-label the adapter's classes before the split, e.g.
+            ``"melanoma=melanoma,*=rest"`` (see :mod:`medbalance.data.class_map`).
+        positive_class: the positive class after ``class_map`` (default: the named class of "X vs rest").
 
     Returns:
         The manifest, where it was written, the split counts and the
@@ -82,7 +87,7 @@ def build_dataset(
     try:
         result = _build_into(
             adapter, Path(source), staging, dict(options or {}), fractions, group_by, seed,
-            n_folds, resplit, check_images, progress,
+            n_folds, resplit, check_images, progress, class_map, positive_class,
         )  # fmt: skip
         replace_dir(staging, out_dir)
     except BaseException:
@@ -109,12 +114,17 @@ def _build_into(
     resplit: bool,
     check_images: bool,
     progress: Callable[[int, int], None] | None,
+    class_map: str | Mapping[str, str] | None = None,
+    positive_class: str | None = None,
 ) -> DatasetBuild:
     from medbalance.data.adapters import create_manifest
+    from medbalance.data.class_map import apply_class_map
 
     if adapter == "medmnist":
         options.setdefault("image_dir", out_dir / "images")
     manifest = create_manifest(adapter, source, **options)
+    if class_map is not None:
+        manifest = apply_class_map(manifest, class_map, positive_class=positive_class)
     manifest = split_manifest(manifest, fractions=fractions, group_by=group_by, seed=seed, resplit=resplit)
     if n_folds:
         manifest = assign_folds(manifest, n_folds, group_by=group_by, seed=seed)
