@@ -43,8 +43,8 @@ __all__ = [
     "RUN_CONTROL_FIELDS",
     "BenchmarkConfig",
     "DataSetSpec",
-    "data_from_flags",
     "compute_benchmark_hash",
+    "data_from_flags",
     "load_benchmark_config",
 ]
 
