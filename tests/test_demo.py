@@ -102,3 +102,15 @@ def test_bad_settings_fail_before_anything_is_written(tmp_path: Path, change: di
 def test_cli_refuses_overwrite_with_resume(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--out", str(tmp_path / "d"), "--overwrite", "--resume"]) != 0
     assert "exclude each other" in capsys.readouterr().err
+
+
+def test_demo_exports_and_explains_the_recommended_model(demo_dir: Path) -> None:
+    from medbalance.inference import load_bundle
+
+    rec = json.loads((demo_dir / "recommendation.json").read_text())
+    bundle = load_bundle(demo_dir / "model")  # hashes checked: a bundle predict can apply
+    assert Path(bundle.spec["source"]["run_dir"]).name == rec["model"]["cell_ids"][0]
+    assert bundle.spec["threshold"]["value"] == pytest.approx(rec["model"]["threshold"])
+    assert (demo_dir / "explain" / "contact_sheet.png").is_file() and (demo_dir / "explain" / "tsne.png").is_file()
+    html = (demo_dir / "report.html").read_text(encoding="utf-8")
+    assert "What the recommended model looks at" in html and 'alt="Grad-CAM' in html and 'alt="t-SNE' in html

@@ -258,6 +258,12 @@ def _test_evidence(
             "intervals": "95% patient-clustered bootstrap, thresholds chosen on validation"}  # fmt: skip
 
 
+def _relative(path: Path, bench: Path) -> str:
+    """``path`` relative to the benchmark folder when inside it (portable), else absolute."""
+    path, bench = path.resolve(), bench.resolve()
+    return path.relative_to(bench).as_posix() if path.is_relative_to(bench) else str(path)
+
+
 def _rule_spec(constraint: Constraint, moved: bool) -> str:
     """The threshold rule as evaluation writes it (``target-sensitivity:0.9``), for ``export --recommended``."""
     if not moved:
@@ -328,8 +334,7 @@ def recommend(
     model_row = chosen.sort_values(["objective", "seed"], ascending=[False, True]).iloc[0]
     option = f"moved on validation ({constraint.rule})" if best["moved"] else "0.5 as trained"
     model = {"seed": int(model_row["seed"]), "unit_id": model_row["unit_id"], "threshold": float(model_row["threshold"]),
-             "unit_dir": str(Path(model_row["unit_dir"]).relative_to(Path(bench_dir).resolve()))
-             if Path(model_row["unit_dir"]).is_relative_to(Path(bench_dir).resolve()) else str(model_row["unit_dir"]),
+             "unit_dir": _relative(Path(model_row["unit_dir"]), Path(bench_dir)),
              "cell_ids": list(model_row["cell_ids"]), "threshold_rule": _rule_spec(constraint, bool(best["moved"])),
              "why_this_seed": "the seed with the best validation objective"}  # fmt: skip
     candidates = [{**{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()}}

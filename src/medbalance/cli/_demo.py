@@ -49,6 +49,8 @@ def demo(
     typer.echo((result.out / "leaderboard.md").read_text(encoding="utf-8"))
     typer.echo(f"Recommendation ({result.recommendation['constraint']}): {result.recommendation['answer']}")
     typer.echo(f"Report: {result.report}")
+    if (result.out / "model" / "bundle.json").is_file():
+        typer.echo(f"Model bundle: {result.out / 'model'} (apply it: medbalance predict {result.out / 'model'} IMAGES --out preds.csv)")
 
 
 def register(app: typer.Typer) -> None:

@@ -23,6 +23,10 @@ def report(
     n_bootstrap: int = typer.Option(
         1000, "--n-bootstrap", help="Resamples of the recommendation's intervals."
     ),
+    explain: bool = typer.Option(
+        True, "--explain/--no-explain",
+        help="Export the recommended model to DIR/model and add its Grad-CAM sheet and t-SNE (DIR/explain).",
+    ),
 ) -> None:
     """Write DIR/leaderboard.csv, DIR/leaderboard.md, DIR/recommendation.json and DIR/report.html (opens offline)."""
     from medbalance.report.html import ReportConfig, write_report
@@ -30,7 +34,8 @@ def report(
     result = write_report(
         bench_dir,
         ReportConfig(
-            constraint=constraint, deployment_prevalence=deployment_prevalence, n_bootstrap=n_bootstrap
+            constraint=constraint, deployment_prevalence=deployment_prevalence, n_bootstrap=n_bootstrap,
+            explain=explain,
         ),
     )
     typer.echo(f"report: {result}")

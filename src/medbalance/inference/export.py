@@ -272,5 +272,6 @@ def export_recommended(bench_dir: str | Path, out_dir: str | Path, **options: An
             f"{path} names no model (no 'model.cell_ids' and 'model.unit_dir'); "
             f"run `medbalance recommend {bench}` again with this version of medbalance."
         )
-    options.setdefault("evaluation_dir", bench / str(model["unit_dir"]) / "evaluation")
+    if options.get("evaluation_dir") is None:  # the recommended model was evaluated in its unit folder
+        options["evaluation_dir"] = bench / str(model["unit_dir"]) / "evaluation"
     return export_bundle(bench / "cells" / str(cells[0]), out_dir, **options)

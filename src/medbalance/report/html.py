@@ -28,6 +28,7 @@ from medbalance.benchmark.paired import compare_with_baseline, paired_verdicts
 from medbalance.benchmark.recommend import Recommendation, constraint_for, recommend, write_recommendation
 from medbalance.evaluation.curves import compute_roc_curve
 from medbalance.io import atomic_write_text
+from medbalance.report._latent import latent_view
 from medbalance.report._report_data import GLOSSARY, data_sections
 from medbalance.report._report_questions import answer_questions
 from medbalance.report.benchmark_plots import compute_pr_band, plot_pr_overlay, plot_roc_overlay
@@ -54,6 +55,8 @@ class ReportConfig:
         deployment_prevalence: prevalence where PPV/NPV (and a cost) are reported.
         n_bootstrap: resamples of the recommendation's intervals and of the curve bands' PR part.
         train_set: the training set of the recommendation (needed when there are several).
+        explain: export the recommended model to ``BENCH/model`` (a bundle for ``medbalance predict``)
+            and add its Grad-CAM contact sheet and t-SNE (``BENCH/explain``) to the report.
     """
 
     constraint: str | None = None
@@ -61,6 +64,7 @@ class ReportConfig:
     deployment_prevalence: float = 0.01
     n_bootstrap: int = 1000
     train_set: str | None = None
+    explain: bool = True
 
 
 def _b64(path: Path) -> str:
@@ -185,6 +189,9 @@ def write_report(bench_dir: str | Path, config: ReportConfig | None = None) -> P
         "rec": rec.to_dict(), "card": _model_card(rec, bench, summary),
         "questions": answer_questions(rec, summary, verdicts, metrics, bench, config.deployment_prevalence),
         "glossary": GLOSSARY, "deployment_prevalence": config.deployment_prevalence,
+        "latent": latent_view(bench, rec.to_dict(), to_src=_b64) if config.explain else
+        {"available": False, "reason": "not requested (the report was written with --no-explain).", "figures": [],
+         "bundle": ""},
     }  # fmt: skip
     env = jinja2.Environment(loader=jinja2.PackageLoader("medbalance", "report/templates"),
                              autoescape=jinja2.select_autoescape(["html"]), undefined=jinja2.StrictUndefined)  # fmt: skip
