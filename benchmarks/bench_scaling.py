@@ -7,10 +7,11 @@ reports its wall time and its peak RSS (``ru_maxrss``). Cost linear in data
 means time(2x) / time(1x) <= 2 and time(4x) / time(1x) <= 4; a cache that
 streams from disk means peak RSS stays flat.
 
-Workers: ``--runs`` tiny training runs (the cells of a benchmark) one after
-another vs two at a time in separate processes (``--workers 2``). This stands
-in for the benchmark engine's ``--workers`` until that engine is on main
-(``ENGINE_HOOK`` below: replace the launcher by the engine's executor).
+Workers: the benchmark engine itself (``run_benchmark``, the code path of
+``medbalance benchmark``) runs the same tiny grid of ``--runs`` cells (strategies
+none/oversample x seeds, small-cnn at 64 px, 1 epoch) with ``--workers 1`` and
+``--workers 2`` (the local executor: cells in parallel processes, threads per
+worker set so the cores are not oversubscribed), each in a fresh folder.
 
     python benchmarks/bench_scaling.py [--patients 25] [--runs 4]
 """
@@ -22,8 +23,6 @@ import json
 import subprocess
 import sys
 import tempfile
-import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +38,7 @@ print(json.dumps({"seconds": time.perf_counter() - start,
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
-ENGINE_HOOK = "repeated `medbalance.train` runs in processes (benchmark engine not on main when measured)"
+LAUNCHER = "medbalance.benchmark.run.run_benchmark, local executor (medbalance benchmark --workers N)"
 
 
 def _train_in_child(config: dict[str, Any]) -> dict[str, Any]:
@@ -78,24 +77,39 @@ def data_scaling(work: Path, patients: int) -> dict[str, Any]:
     return rows
 
 
+def _engine_in_child(settings: dict[str, Any]) -> float:
+    code = (
+        "import json, sys, time\n"
+        "from medbalance.benchmark.config import load_benchmark_config\n"
+        "from medbalance.benchmark.run import run_benchmark\n"
+        "start = time.perf_counter()\n"
+        "result = run_benchmark(load_benchmark_config(None, json.loads(sys.argv[1])))\n"
+        "assert not result.failed, result.failed\n"
+        "print(time.perf_counter() - start)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, json.dumps(settings)], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"benchmark child failed:\n{done.stderr[-2000:]}")
+    return float(done.stdout.strip().splitlines()[-1])
+
+
 def worker_scaling(work: Path, runs: int) -> dict[str, Any]:
-    """``runs`` tiny runs one after another, then two at a time."""
-    manifest = _phantoms(work, 20)
-    configs = [
-        {"data": str(manifest), "out": str(work / f"cell{i}"), "model": "small-cnn", "epochs": 1, "image_size": 64,
-         "progress": False, "overwrite": True, "seed": i, "cache_dir": str(work / "cells_cache")}
-        for i in range(runs)
-    ]  # fmt: skip
-    _train_in_child({**configs[0], "out": str(work / "warm")})  # fills the shared cache
-    result = {}
+    """The same grid of ``runs`` cells through the benchmark engine with 1 and then 2 workers."""
+    phantoms = {"n_patients": 20, "prevalence": 0.2, "size": 64}
+    result: dict[str, Any] = {}
     for workers in (1, 2):
-        start = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(_train_in_child, configs))
-        result[f"{workers}_workers_s"] = time.perf_counter() - start
+        settings = {
+            "data": [{"name": "ph", "source": "phantoms", "phantoms": phantoms}],
+            "strategies": ["none", "oversample"], "seeds": max(1, runs // 2),
+            "train": {"model": "small-cnn", "epochs": 1, "image_size": 64, "batch_size": 16},
+            "evaluation": {"n_bootstrap": 100, "figures": False},
+            "out": str(work / f"bench_{workers}w"), "workers": workers, "progress": False,
+        }  # fmt: skip
+        result[f"{workers}_workers_s"] = _engine_in_child(settings)
         result[f"{workers}_workers_load"] = load_average()[0]
+    result["cells"] = 2 * max(1, runs // 2)
     result["speedup_2_workers"] = result["1_workers_s"] / result["2_workers_s"]
-    result["launcher"] = ENGINE_HOOK
+    result["launcher"] = LAUNCHER
     return result
 
 
@@ -114,7 +128,7 @@ def main() -> None:
         )
     w = result["workers"]
     print(
-        f"{args.runs} tiny runs: 1 worker {w['1_workers_s']:.1f} s, 2 workers {w['2_workers_s']:.1f} s "
+        f"{w['cells']} tiny cells: 1 worker {w['1_workers_s']:.1f} s, 2 workers {w['2_workers_s']:.1f} s "
         f"({w['speedup_2_workers']:.2f}x; {w['launcher']}); load {w['2_workers_load']}"
     )
     print(f"wrote {write_result('scaling', result)}")

@@ -37,8 +37,7 @@ BENCHMARKS: dict[str, list[str]] = {
         "--out",
         str(HERE / "results" / "synthesis.json"),
     ],
-    # ENGINE HOOK: bench_scaling.py times repeated `medbalance.train` runs in processes; when the benchmark
-    # engine (`medbalance benchmark --workers N`) is on main, time its default grid here instead.
+    # data-size scaling of one training run, and the benchmark engine's --workers 1 vs 2 on one grid
     "scaling": ["bench_scaling.py", "--patients", "25", "--runs", "4"],
 }
 _ONE_THREAD = {"statistics", "synthesis"}  # single-core comparisons, as documented
