@@ -9,6 +9,7 @@ model predict the majority at 0.5 (the collapse Walsh & Tardy report).
 from __future__ import annotations
 
 import json
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +53,7 @@ def write_unit(unit_dir: Path, val: pd.DataFrame, test: pd.DataFrame, *, strateg
                signal: float, offset: float, test_signal: float | None = None,
                figures: bool = False) -> dict:  # fmt: skip
     """One unit folder with predictions, summary.json and evaluation/; returns its metrics.json."""
-    rng = np.random.default_rng(abs(hash((strategy, seed))) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(f"{strategy}/{seed}".encode()))  # stable across processes
     unit_dir.mkdir(parents=True)
     _scored(val, signal, offset, rng).to_csv(unit_dir / "predictions_val.csv", index=False)
     _scored(test, signal if test_signal is None else test_signal, offset, rng).to_csv(
