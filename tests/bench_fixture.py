@@ -60,7 +60,7 @@ def write_unit(unit_dir: Path, val: pd.DataFrame, test: pd.DataFrame, *, strateg
         unit_dir / "predictions_test.csv", index=False
     )
     summary = {"classes": ["benign", "malignant"], "positive_class": "malignant", "task": "binary",
-               "strategy": strategy, "model": "small-cnn", "seed": seed, "status": "completed", "best_epoch": 1,
+               "strategy": strategy, "rebalances": strategy != "none", "model": "small-cnn", "seed": seed, "status": "completed", "best_epoch": 1,
                "config_hash": "c", "split_hash": "s", "training_class_counts": {"benign": 950, "malignant": 50}}  # fmt: skip
     (unit_dir / "summary.json").write_text(json.dumps(summary))
     config = EvaluateConfig(level="breast", rules=RULES, n_bootstrap=50, seed=0, figures=figures,

@@ -61,7 +61,8 @@ def write_run(root: Path, *, classes: tuple[str, ...] = BINARY, positive: str | 
     )
     summary = {
         "classes": list(classes), "positive_class": positive, "task": "binary" if positive else "multiclass",
-        "strategy": strategy, "model": "smallcnn", "seed": 0, "status": "completed", "best_epoch": 3,
+        "strategy": {"name": strategy, "balances": [] if strategy == "none" else ["sampler"]},
+        "rebalances": strategy != "none", "model": "smallcnn", "seed": 0, "status": "completed", "best_epoch": 3,
         "config_hash": "abc", "split_hash": "def",
         "training_class_counts": {c: 100 * (i + 1) for i, c in enumerate(reversed(classes))},
     }  # fmt: skip
@@ -304,3 +305,22 @@ def test_few_positive_patients_warn_that_intervals_are_unreliable(tmp_path: Path
     warning = result.metrics["evaluation"]["intervals"]["reliability_warning"]
     assert "intervals are unreliable" in warning and "patients with class 'malignant'" in warning
     assert warning in result.warnings
+
+
+@pytest.mark.parametrize(
+    ("recorded", "expected"),
+    [({"rebalances": True}, [0.5, 0.5]), ({"strategy": {"name": "x", "balances": []}}, [0.75, 0.25]), ({}, None)],
+    ids=["rebalances", "strategy-hooks", "not-recorded"],
+)
+def test_training_prior_comes_from_summary_json_only(recorded: dict, expected: list | None) -> None:
+    """Evaluation reads whether the run rebalanced from summary.json; it never re-creates the strategy."""
+    from medbalance.evaluation.run_folder import RunPredictions, resolve_training_prior
+
+    summary = {"classes": ["benign", "malignant"], "training_class_counts": {"benign": 300, "malignant": 100}}
+    run = RunPredictions(Path("run"), {**summary, **recorded}, ("benign", "malignant"), "malignant",
+                         pd.DataFrame(), pd.DataFrame())  # fmt: skip
+    prior, reason = resolve_training_prior(run, "auto")
+    if expected is None:
+        assert prior is None and "pass the training prior" in reason
+    else:
+        assert prior.tolist() == pytest.approx(expected)

@@ -215,10 +215,10 @@ def test_resume_without_a_checkpoint_is_refused(phantom_csv: Path, cache_dir: Pa
 def test_ema_weights_are_validated_and_checkpointed(
     phantom_csv: Path, cache_dir: Path, tmp_path: Path
 ) -> None:
-    config = tiny_config(tmp_path / "run", phantom_csv, cache_dir, ema=True, ema_decay=0.9, monitor="ema_auc")
+    config = tiny_config(tmp_path / "run", phantom_csv, cache_dir, ema=True, ema_decay=0.9, monitor="ema_auc_roc")
     result = train(config)
     history = pd.read_csv(result.out / "history.csv")
-    assert {"val_ema_auc", "val_ema_loss", "val_auc"} <= set(history.columns)
+    assert {"val_ema_auc_roc", "val_ema_loss", "val_auc_roc"} <= set(history.columns)
     assert not history["val_ema_loss"].equals(history["val_loss"])  # two sets of weights
     kept = json.loads((result.out / "checkpoints" / "index.json").read_text())["kept"]
     assert all(k["file"].endswith("-ema.safetensors") for k in kept)
@@ -231,8 +231,8 @@ def test_ema_weights_are_validated_and_checkpointed(
 @pytest.mark.parametrize(
     ("overrides", "match"),
     [
-        ({"monitor": "auroc"}, "Did you mean 'auc'"),
-        ({"monitor": "ema_auc"}, "ema_auc"),
+        ({"monitor": "auroc"}, "Did you mean 'auc_roc'"),
+        ({"monitor": "ema_auc_roc"}, "ema_auc_roc"),
         ({"monitor": "kappa"}, "kappa"),
     ],
     ids=["unknown", "ema-without-ema", "kappa-not-ordinal"],

@@ -134,7 +134,7 @@ def test_same_seed_gives_the_same_metrics(phantom_csv: Path, cache_dir: Path, tm
     common = {"strategy": "synthetic-lesions", "augmentation": "mammography"}
     first = train(tiny_config(tmp_path / "a", phantom_csv, cache_dir, **common))
     second = train(tiny_config(tmp_path / "b", phantom_csv, cache_dir, **common))
-    columns = ["val_loss", "val_auc", "train_loss"]
+    columns = ["val_loss", "val_auc_roc", "train_loss"]
     a = pd.read_csv(first.out / "history.csv")[columns]
     b = pd.read_csv(second.out / "history.csv")[columns]
     pd.testing.assert_frame_equal(a, b)

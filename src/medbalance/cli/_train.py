@@ -98,7 +98,7 @@ def train(
         None, "--unfreeze", help="What unfreezes after warm-up: all, last-block."
     ),
     monitor: str | None = typer.Option(
-        None, "--monitor", help="Checkpoint metric: auc, mcc, macro_f1, loss, ..."
+        None, "--monitor", help="Checkpoint metric: auc_roc (default), mcc, macro_f1, balanced_accuracy, loss, ..."
     ),
     top_k: int | None = typer.Option(None, "--top-k", help="Best checkpoints kept."),
     early_stopping: int | None = typer.Option(
@@ -200,7 +200,7 @@ def train(
     shown = ", ".join(
         f"{k} {v:.3f}"
         for k, v in metrics.items()
-        if k in ("auc", "sensitivity", "specificity") and v is not None
+        if k in ("auc_roc", "sensitivity", "specificity") and v is not None
     )
     Console().print(
         f"[bold green]{result.status}[/]: best epoch {result.best_epoch}; test {shown or 'n/a'}; run folder {result.out}"

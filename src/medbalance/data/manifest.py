@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from medbalance.contract import ID_COLUMNS
 from medbalance.errors import DataError
 from medbalance.io import atomic_write_text
 
@@ -44,7 +45,6 @@ OPTIONAL_COLUMNS: tuple[str, ...] = (
     "pixel_spacing_mm",
 )
 STANDARD_COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
-ID_COLUMNS: tuple[str, ...] = ("image_id", "patient_id", "study_id", "breast_id", "lesion_id")
 #: Columns predictions can be aggregated to, finest last.
 GROUP_COLUMNS: tuple[str, ...] = ("patient_id", "study_id", "breast_id", "lesion_id", "image_id")
 SPLITS: tuple[str, ...] = ("train", "val", "test")

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
+from medbalance.contract import LEVEL_COLUMNS
 from medbalance.data.manifest import SPLITS, Manifest
 from medbalance.errors import ConfigError, DataError, LeakageError
 
@@ -35,7 +36,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 GroupBy = Literal["patient", "study", "image"]
-GROUP_BY_COLUMN: dict[str, str] = {"patient": "patient_id", "study": "study_id", "image": "image_id"}
+GROUP_BY_COLUMN: dict[str, str] = {level: LEVEL_COLUMNS[level] for level in ("patient", "study", "image")}
 
 
 def _groups(manifest: Manifest, group_by: GroupBy) -> np.ndarray:

@@ -31,6 +31,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from medbalance.contract import LEVEL_COLUMNS
 from medbalance.errors import DataError
 from medbalance.registry import look_up_option
 
@@ -45,10 +46,7 @@ __all__ = [
 AggregationLevel = Literal["image", "breast", "lesion", "patient"]
 AggregationMethod = Literal["mean", "max"]
 AGGREGATION_LEVELS: dict[str, str] = {
-    "image": "image_id",
-    "breast": "breast_id",
-    "lesion": "lesion_id",
-    "patient": "patient_id",
+    level: LEVEL_COLUMNS[level] for level in ("image", "breast", "lesion", "patient")
 }
 _METHODS = ("mean", "max")
 _CONFLICT = ("error", "max")

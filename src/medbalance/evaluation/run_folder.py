@@ -21,12 +21,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from medbalance.contract import PREDICTION_COLUMNS, prob_column
 from medbalance.data.manifest import read_csv_as_strings
 from medbalance.errors import DataError
 
-__all__ = ["ID_COLUMNS", "RunPredictions", "load_run_predictions", "resolve_training_prior"]
-
-ID_COLUMNS = ("image_id", "patient_id", "study_id", "breast_id", "lesion_id", "domain", "split", "label")
+__all__ = ["RunPredictions", "load_run_predictions", "resolve_training_prior"]
 
 
 @dataclass(frozen=True)
@@ -96,10 +95,10 @@ def _load_predictions(path: Path, classes: tuple[str, ...]) -> pd.DataFrame:
         )
     table = read_csv_as_strings(path)
     score_cols = [f"{kind}_{c}" for kind in ("prob", "logit") for c in classes]
-    missing = [c for c in (*ID_COLUMNS, *score_cols) if c not in table.columns]
+    missing = [c for c in (*PREDICTION_COLUMNS, *score_cols) if c not in table.columns]
     if missing:
         raise DataError(
-            f"{path} lacks column(s) {missing}; a predictions file has {list(ID_COLUMNS)} and prob_<class>, "
+            f"{path} lacks column(s) {missing}; a predictions file has {list(PREDICTION_COLUMNS)} and prob_<class>, "
             f"logit_<class> for the classes {list(classes)}."
         )
     if table.empty:
@@ -119,7 +118,7 @@ def _load_predictions(path: Path, classes: tuple[str, ...]) -> pd.DataFrame:
                 f"{table[column].iloc[row]!r} at data row {row + 1} (image {table['image_id'].iloc[row]!r})."
             )
         table[column] = values
-    probs = table[[f"prob_{c}" for c in classes]].to_numpy()
+    probs = table[[prob_column(c) for c in classes]].to_numpy()
     if probs.min() < 0 or probs.max() > 1 or not np.allclose(probs.sum(axis=1), 1.0, atol=1e-4):
         raise DataError(f"{path}: prob_<class> columns must be probabilities in [0, 1] summing to 1 per row.")
     return table
@@ -148,20 +147,19 @@ def load_run_predictions(run_dir: str | Path) -> RunPredictions:
     )
 
 
-def _strategy_balances(strategy: object) -> bool | None:
-    """Whether the run's strategy rebalanced (sampling or loss); None when unknown."""
-    if isinstance(strategy, Mapping):
-        if "balances" in strategy:
-            return bool(strategy["balances"])
-        strategy = strategy.get("name")
-    if not isinstance(strategy, str) or not strategy:
-        return None
-    try:
-        from medbalance.strategies import create_strategy
+def _strategy_balances(summary: Mapping[str, Any]) -> bool | None:
+    """Whether the run's strategy rebalanced (sampling or loss), as ``summary.json`` records it.
 
-        return bool(create_strategy(strategy, allow_double_balancing=True).balances)
-    except Exception:  # an unknown or newer strategy name: say unknown, do not guess
-        return None
+    Read from the summary (``rebalances``, or the strategy's ``balances`` hooks), never by
+    re-creating the strategy: evaluation does not depend on training code. None when the
+    summary does not say (a hand-made or very old run folder).
+    """
+    if "rebalances" in summary and summary["rebalances"] is not None:
+        return bool(summary["rebalances"])
+    strategy = summary.get("strategy")
+    if isinstance(strategy, Mapping) and "balances" in strategy:
+        return bool(strategy["balances"])
+    return None
 
 
 def resolve_training_prior(run: RunPredictions, choice: str) -> tuple[np.ndarray | None, str]:
@@ -184,7 +182,7 @@ def resolve_training_prior(run: RunPredictions, choice: str) -> tuple[np.ndarray
         return (shares, "training class shares (stated)") if shares is not None and np.all(shares > 0) else (
             None, "summary.json has no usable training_class_counts"
         )  # fmt: skip
-    balances = _strategy_balances(run.summary.get("strategy"))
+    balances = _strategy_balances(run.summary)
     if balances:
         return np.full(k, 1.0 / k), f"balanced: strategy {run.summary.get('strategy')!r} rebalances"
     if balances is None:

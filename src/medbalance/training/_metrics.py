@@ -1,5 +1,8 @@
 """Validation metrics computed every epoch (scikit-learn), robust to imbalance.
 
+Names and definitions are evaluation's (``medbalance.contract.METRIC_DEFINITIONS``),
+so ``history.csv`` and ``evaluation/metrics.json`` agree.
+
 Undefined values (AUC with a class missing, MCC with an empty margin) are NaN,
 never 0: checkpoint selection ranks NaN below every number.
 """
@@ -51,8 +54,8 @@ def compute_validation_metrics(
         positive_index: for binary tasks, the positive class (sensitivity is its recall).
 
     Returns:
-        ``loss`` (negative log-likelihood), ``auc`` (binary, or macro one-vs-rest),
-        ``balanced_accuracy`` (adjusted for chance: 0 = chance, 1 = perfect),
+        ``loss`` (negative log-likelihood), ``auc_roc`` (binary, or macro one-vs-rest),
+        ``balanced_accuracy`` (mean per-class recall, unadjusted: 1/K is chance),
         ``macro_f1``, ``mcc``, ``kappa`` (ordinal only, else NaN), and for binary
         tasks ``sensitivity`` and ``specificity`` at the argmax decision.
     """
@@ -65,8 +68,8 @@ def compute_validation_metrics(
         warnings.simplefilter("ignore")
         metrics = {
             "loss": float(log_loss(targets, np.clip(probs, 1e-12, 1.0), labels=labels)),
-            "auc": _auc(targets, probs, num_classes),
-            "balanced_accuracy": float(balanced_accuracy_score(targets, predicted, adjusted=True)),
+            "auc_roc": _auc(targets, probs, num_classes),
+            "balanced_accuracy": float(balanced_accuracy_score(targets, predicted, adjusted=False)),
             "macro_f1": float(f1_score(targets, predicted, labels=labels, average="macro", zero_division=0)),
             "mcc": _mcc(targets, predicted),
             "kappa": math.nan,

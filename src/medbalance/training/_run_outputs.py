@@ -15,12 +15,12 @@ import numpy as np
 import pandas as pd
 import torch
 
+from medbalance.contract import PREDICTION_COLUMNS, logit_column, prob_column
 from medbalance.io import atomic_write_text
 from medbalance.training.dataset import ManifestDataset, create_eval_loader
 from medbalance.training.module import ClassifierTask
 
 __all__ = [
-    "PREDICTION_ID_COLUMNS",
     "capture_logs",
     "compute_predictions",
     "finite_or_none",
@@ -28,8 +28,6 @@ __all__ = [
     "write_run_predictions",
     "write_summary",
 ]
-
-PREDICTION_ID_COLUMNS = ("image_id", "patient_id", "study_id", "breast_id", "lesion_id", "domain", "split")
 
 
 def finite_or_none(values: Mapping[str, float] | None) -> dict[str, float | None] | None:
@@ -64,12 +62,11 @@ def write_predictions(
 ) -> None:
     """The predictions contract: ids, split, true label, ``prob_<class>``, ``logit_<class>``."""
     table = dataset.manifest.table
-    frame = pd.DataFrame({c: table[c].to_numpy() for c in PREDICTION_ID_COLUMNS})
-    frame["label"] = table["label"].to_numpy()
+    frame = pd.DataFrame({c: table[c].to_numpy() for c in PREDICTION_COLUMNS})
     for i, name in enumerate(class_names):
-        frame[f"prob_{name}"] = probs[:, i] if len(probs) else []
+        frame[prob_column(name)] = probs[:, i] if len(probs) else []
     for i, name in enumerate(class_names):
-        frame[f"logit_{name}"] = logits[:, i] if len(logits) else []
+        frame[logit_column(name)] = logits[:, i] if len(logits) else []
     atomic_write_text(path, frame.to_csv(index=False, float_format="%.8g"))
 
 

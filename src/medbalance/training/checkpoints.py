@@ -48,7 +48,7 @@ __all__ = [
 
 #: Validation metrics a run can select checkpoints by (``ema_`` + one of them with --ema).
 MONITORS: tuple[str, ...] = (
-    "auc", "balanced_accuracy", "macro_f1", "mcc", "kappa", "loss", "sensitivity", "specificity"
+    "auc_roc", "balanced_accuracy", "macro_f1", "mcc", "kappa", "loss", "sensitivity", "specificity"
 )  # fmt: skip
 TIE_BREAK = "higher monitored metric (lower for loss; undefined last), then lower val loss, then later epoch"
 
@@ -165,7 +165,7 @@ class TopKCheckpoints(Callback):
     Args:
         folder: ``<run>/checkpoints``.
         sidecar: fields written into every sidecar (classes, preprocessing, model, hashes, ...).
-        monitor: the validation metric name (``auc``, ``loss``, ...).
+        monitor: the validation metric name (``auc_roc``, ``loss``, ...).
         top_k: epochs kept.
         patience: early-stopping patience in epochs.
     """

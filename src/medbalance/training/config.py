@@ -130,7 +130,8 @@ class TrainConfig:
         freeze: ``none`` or ``backbone`` (head-only first).
         warmup_epochs: head-only epochs before unfreezing (with ``freeze=backbone``).
         unfreeze: what joins the head after warm-up: ``all`` or ``last-block``.
-        monitor: validation metric that selects checkpoints (``auc``, ``mcc``, ..., ``loss``).
+        monitor: validation metric that selects checkpoints (``auc_roc``, ``mcc``, ..., ``loss``;
+            the old name ``auc`` is read as ``auc_roc``).
         top_k: best checkpoints kept.
         early_stopping_patience: stop after this many epochs without improvement, or None.
         on_collapse: ``warn`` or ``stop`` when validation predictions collapse.
@@ -190,7 +191,7 @@ class TrainConfig:
     freeze: Literal["none", "backbone"] = "none"
     warmup_epochs: int = 0
     unfreeze: Literal["all", "last-block"] = "all"
-    monitor: str = "auc"
+    monitor: str = "auc_roc"
     top_k: int = 3
     early_stopping_patience: int | None = None
     on_collapse: Literal["warn", "stop"] = "warn"
@@ -220,6 +221,8 @@ class TrainConfig:
         return self.data.strip().lower() == PHANTOMS
 
     def __post_init__(self) -> None:
+        if self.monitor in ("auc", "ema_auc"):  # the name before training adopted evaluation's
+            object.__setattr__(self, "monitor", self.monitor + "_roc")
         for name in ("epochs", "batch_size", "image_size", "top_k", "num_nodes"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}.")

@@ -40,7 +40,7 @@ class OptimizerSettings:
     scheduler: Literal["cosine", "plateau", "none"] = "cosine"
     lr_warmup_epochs: int = 0
     epochs: int = 10
-    plateau_monitor: str = "auc"
+    plateau_monitor: str = "auc_roc"
     plateau_mode: Literal["max", "min"] = "max"
     sam_rho: float | None = None
 
@@ -244,8 +244,8 @@ class ClassifierTask(pl.LightningModule):
                 ema_probs, targets, ordinal=self.ordinal, positive_index=self.positive_index
             )
             self.log_dict({f"val_ema_{k}": v for k, v in ema_metrics.items()}, sync_dist=False)
-        self.log_dict({f"val_{k}": v for k, v in metrics.items() if k != "auc"}, sync_dist=False)
-        self.log("val_auc", metrics["auc"], prog_bar=True)
+        self.log_dict({f"val_{k}": v for k, v in metrics.items() if k != "auc_roc"}, sync_dist=False)
+        self.log("val_auc_roc", metrics["auc_roc"], prog_bar=True)
         self.val_result = ValidationResult(self.current_epoch, metrics, probs.argmax(axis=1), ema_metrics)
 
     # -- optimization -------------------------------------------------------------

@@ -13,7 +13,7 @@ The run folder (the contract with evaluation and benchmark)::
 
 Example:
     >>> result = train(create_train_config({"out": "runs/baseline", "epochs": 3}))
-    >>> result.summary["test_metrics"]["auc"]  # doctest: +SKIP
+    >>> result.summary["test_metrics"]["auc_roc"]  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -215,6 +215,7 @@ def _train(config: TrainConfig, summary: dict[str, Any], extra: list[Callback]) 
     pl.seed_everything(config.seed, workers=True, verbose=False)
     strategy = _fit_strategy(strategy, config, data)
     summary["strategy"] = strategy.describe()
+    summary["rebalances"] = bool(strategy.balances)
     task = _create_task(config, data, strategy, device.channels_last)
     sets = create_datasets(data, config, normalize_in_dataset="batch" not in strategy.hooks)
     sidecar = {
