@@ -5,10 +5,13 @@ Strategies, losses, samplers, models, dataset adapters and lesion types all use
 raise, unknown names raise with "did you mean" and the full list.
 
 Example:
-    >>> ADAPTERS: Registry[Callable[..., Manifest]] = Registry("dataset adapter")
+    >>> ADAPTERS = Registry("dataset adapter")
     >>> @ADAPTERS.register("folder", description="class-named subfolders")
     ... def folder_adapter(root): ...
-    >>> ADAPTERS.get("foldr")  # raises ConfigError: did you mean 'folder'?
+    >>> ADAPTERS.get("foldr")
+    Traceback (most recent call last):
+    ...
+    medbalance.errors.ConfigError: unknown dataset adapter 'foldr'. Did you mean 'folder'? Expected one of: folder.
 """
 
 from __future__ import annotations

@@ -16,8 +16,14 @@ it is called once per resample in a Python loop, which is much slower.
   acceleration from the jackknife over cases, or over clusters when clustered).
 
 Example:
-    >>> ci = bootstrap_ci(y, p, "auc_roc", groups=patient_ids, seed=0)
-    >>> print(ci)  # auc_roc: 0.8123 [0.7710, 0.8502] (95% percentile)
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.repeat([0, 1], [80, 20])
+    >>> p = np.clip(0.3 + 0.3 * y + rng.normal(0, 0.2, 100), 0, 1)
+    >>> patient_ids = np.arange(100) // 2  # two images per patient
+    >>> ci = bootstrap_ci(y, p, "auc_roc", groups=patient_ids, n_resamples=200, seed=0)
+    >>> bool(ci.low < ci.estimate < ci.high)
+    True
 """
 
 from __future__ import annotations

@@ -18,9 +18,15 @@ case is positive when score >= threshold, so tied scores are never split.
 Ties on a rule's objective go to the largest threshold.
 
 Example:
+    >>> import numpy as np
+    >>> y_val, p_val = np.array([0, 0, 0, 1, 1]), np.array([0.1, 0.4, 0.6, 0.5, 0.9])
     >>> op = select_threshold(y_val, p_val, "target-sensitivity", target=0.9)
+    >>> float(op.threshold)  # chosen on validation: both positives reached
+    0.5
+    >>> y_test, p_test = np.array([0, 1, 1]), np.array([0.2, 0.55, 0.45])
     >>> test_metrics = apply_threshold(y_test, p_test, op)
-    >>> test_metrics["sensitivity"]  # did the target hold on test?
+    >>> test_metrics["sensitivity"].value  # did the target hold on test? (no: 1 of 2)
+    0.5
 """
 
 from __future__ import annotations

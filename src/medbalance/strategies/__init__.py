@@ -8,14 +8,21 @@ joined by ``+`` compose (``"oversample+focal"``), under the rules in
 :mod:`medbalance.strategies.compose`.
 
 Example:
+    >>> import numpy as np
+    >>> train_labels = np.array([0] * 90 + [1] * 10)
     >>> strategy = create_strategy("oversample").fit(train_labels, 2, seed=0, positive_index=1)
-    >>> sampler = create_batch_sampler(strategy, 8, num_replicas=world_size, rank=rank)
+    >>> sampler = create_batch_sampler(strategy, 8, num_replicas=1, rank=0)
     >>> loss_fn = strategy.make_loss()
+    >>> max_epochs, seen = 2, []
     >>> for epoch in range(max_epochs):
     ...     sampler.set_epoch(epoch)
     ...     strategy.on_epoch_start(epoch, max_epochs)
-    ...     for indices in sampler: ...
-    >>> summary["strategy"] = strategy.describe()
+    ...     seen += [i for indices in sampler for i in indices]
+    >>> 0.3 < float(np.mean(train_labels[seen])) < 0.7  # about half the drawn images are positive
+    True
+    >>> summary = {"strategy": strategy.describe()}
+    >>> summary["strategy"]["balances"]
+    ['sampling']
 """
 
 from __future__ import annotations

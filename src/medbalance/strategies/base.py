@@ -14,8 +14,13 @@ posthoc    :meth:`Strategy.adjust_logits`       identity
 ========== ==================================== ===================================
 
 Example:
-    >>> strategy = create_strategy("focal", gamma=2.0).fit(labels, 2, seed=0)
+    >>> import numpy as np, torch
+    >>> from medbalance.strategies import create_strategy
+    >>> strategy = create_strategy("focal", gamma=2.0).fit(np.array([0, 0, 0, 1]), 2, seed=0)
     >>> loss_fn = strategy.make_loss()
+    >>> loss = loss_fn(torch.zeros(4, 2), torch.tensor([0, 0, 0, 1]))
+    >>> loss.shape, bool(loss > 0)
+    (torch.Size([]), True)
 """
 
 from __future__ import annotations

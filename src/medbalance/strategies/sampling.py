@@ -5,9 +5,15 @@ seeded, DDP-correct batch sampler (see ``_batching.py``); the engine calls
 ``set_epoch(epoch)`` on it before every epoch.
 
 Example:
+    >>> import numpy as np, torch
+    >>> from torch.utils.data import DataLoader, TensorDataset
+    >>> from medbalance.strategies import create_strategy
+    >>> labels = np.array([0] * 30 + [1] * 2)
     >>> strategy = create_strategy("oversample").fit(labels, 2, seed=0)
-    >>> sampler = strategy.make_batch_sampler(8, num_replicas=world_size, rank=rank)
-    >>> loader = DataLoader(dataset, batch_sampler=sampler)
+    >>> sampler = strategy.make_batch_sampler(8, num_replicas=1, rank=0)
+    >>> loader = DataLoader(TensorDataset(torch.as_tensor(labels)), batch_sampler=sampler)
+    >>> len(next(iter(loader))[0])
+    8
 """
 
 from __future__ import annotations

@@ -7,9 +7,12 @@ same output. In a DataLoader, give each worker its own generator with
 :func:`create_generator` (and ``worker_init_fn=seed_worker`` for NumPy/random).
 
 Example:
+    >>> import torch
     >>> augment = create_augmentation("mammography", rotation_deg=5.0)
     >>> generator = create_generator(seed=0)
-    >>> batch = augment(batch, generator)
+    >>> batch = augment(torch.rand(4, 1, 32, 32), generator)
+    >>> tuple(batch.shape)
+    (4, 1, 32, 32)
 """
 
 from __future__ import annotations

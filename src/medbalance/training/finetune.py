@@ -15,10 +15,16 @@ What trains (epochs are 0-based)::
     freeze="backbone", warmup_epochs=0, last-block  -                head + last block
 
 Example:
+    >>> import torch
+    >>> from medbalance.training.models import create_model
+    >>> model, optimizer = create_model("small-cnn", num_classes=2, in_chans=1), None
     >>> schedule = FreezeSchedule(freeze="backbone", warmup_epochs=2)
-    >>> for epoch in range(epochs):
+    >>> for epoch in range(4):
     ...     if apply_freeze(model, schedule, epoch) or optimizer is None:
     ...         optimizer = torch.optim.AdamW(build_param_groups(model, lr=1e-3, weight_decay=0.05))
+    ...         print(epoch, sum(p.numel() for g in optimizer.param_groups for p in g["params"]))
+    0 258
+    2 99986
 """
 
 from __future__ import annotations

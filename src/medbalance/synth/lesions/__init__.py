@@ -5,6 +5,7 @@ Names: ``mass`` (spiculated, malignant), ``circumscribed-mass`` (benign),
 (benign), ``distortion`` (architectural distortion, malignant).
 
 Example:
+    >>> import numpy as np
     >>> patch = LESIONS.get("mass").render(np.random.default_rng(0), spacing_mm=0.2)
     >>> patch.malignant
     True
