@@ -8,8 +8,6 @@ back from the strategies, so a new strategy fails until its promise is added.
 
 from __future__ import annotations
 
-import json
-import math
 from collections import Counter
 
 import numpy as np
@@ -18,22 +16,19 @@ import torch
 import torch.nn.functional as F
 
 from medbalance.errors import ConfigError, DataError
-from medbalance.strategies import HOOKS, STRATEGIES, create_batch_sampler, create_strategy
+from medbalance.strategies import (
+    STRATEGIES,
+    Strategy,
+    create_batch_sampler,
+    create_strategy,
+)
+from medbalance.strategies.testing import LABEL_SETS, check_strategy
 
 NAMES = STRATEGIES.names()
 NATURAL = {"none", "class-weight", "focal", "logit-adjust", "ldam-drw", "threshold"}
 ONCE_PER_EPOCH = {"none", "class-weight", "focal", "logit-adjust", "ldam-drw", "threshold", "undersample"}
 
 
-def _shuffled(counts: list[int], seed: int = 3) -> np.ndarray:
-    labels = np.concatenate([np.full(n, c) for c, n in enumerate(counts)])
-    return np.random.default_rng(seed).permutation(labels)
-
-
-LABEL_SETS = {
-    "binary-19to1": (_shuffled([190, 10]), 2, 1),
-    "3class-100-30-6": (_shuffled([100, 30, 6]), 3, 2),
-}
 BATCH = 8
 
 
@@ -60,6 +55,42 @@ def _epoch(sampler, epoch: int) -> list[list[int]]:
     return [list(b) for b in sampler]
 
 
+def test_check_strategy_passes_every_registered_strategy(name: str) -> None:
+    """The exported conformance suite (fit, hooks, determinism, shares, loss, DDP, describe)."""
+    check_strategy(create_strategy(name))
+
+
+class _NoSamplerDeclared(Strategy):
+    """Declares a sampling hook but never makes a sampler: the suite must say so."""
+
+    name = "broken-sampling"
+    hooks = frozenset({"sampling"})
+
+
+class _FixedLoss(Strategy):
+    """A loss without gradients (a constant): the suite must say so."""
+
+    name = "broken-loss"
+    hooks = frozenset({"loss"})
+
+    def _make_loss(self) -> torch.nn.Module:
+        class Constant(torch.nn.Module):
+            def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+                return (logits * 0).sum() + 1.0
+
+        return Constant()
+
+
+@pytest.mark.parametrize(
+    ("broken", "message"),
+    [(_NoSamplerDeclared, "sampler must exist exactly when"), (_FixedLoss, "non-zero gradients")],
+    ids=["sampler", "loss"],
+)
+def test_check_strategy_catches_a_broken_user_strategy(broken: type[Strategy], message: str) -> None:
+    with pytest.raises(AssertionError, match=message):
+        check_strategy(broken())
+
+
 def test_fit(name: str, label_set) -> None:
     labels, k, positive = label_set
     strategy = create_strategy(name)
@@ -76,55 +107,6 @@ def test_single_class_is_refused(name: str, names) -> None:
     with pytest.raises(DataError, match="more than 1 class") as info:
         create_strategy(name).fit(np.zeros(50, dtype=int), 2, seed=0, positive_index=1, class_names=names)
     assert ("benign: 50" if names else "0: 50") in str(info.value)
-
-
-def test_hooks_are_declared_and_honoured(name: str, label_set) -> None:
-    strategy = _fit(name, label_set)
-    assert strategy.hooks <= set(HOOKS) and strategy.balances <= {"sampling", "loss"}
-    own = strategy.make_batch_sampler(BATCH)
-    assert (own is not None) == ("sampling" in strategy.hooks)
-    logits = torch.randn(4, label_set[1])
-    if "posthoc" not in strategy.hooks:
-        assert torch.equal(strategy.adjust_logits(logits), logits)
-    if "batch" not in strategy.hooks:
-        images, targets = torch.rand(2, 1, 8, 8), torch.tensor([0, 1])
-        out = strategy.transform_batch(images, targets, spacing_mm=None, generator=np.random.default_rng(0))
-        assert out[0] is images and out[1] is targets
-
-
-def test_hooks_need_fit(name: str) -> None:
-    with pytest.raises(RuntimeError, match="not fitted"):
-        create_strategy(name).make_loss()
-
-
-def test_batches_are_deterministic_by_seed_and_epoch(name: str, label_set) -> None:
-    first = create_batch_sampler(_fit(name, label_set, seed=5), BATCH)
-    again = create_batch_sampler(_fit(name, label_set, seed=5), BATCH)
-    other = create_batch_sampler(_fit(name, label_set, seed=6), BATCH)
-    assert _epoch(first, 0) == _epoch(again, 0) and _epoch(first, 3) == _epoch(again, 3)
-    assert _epoch(first, 0) != _epoch(first, 1), "a new epoch must draw new batches"
-    assert _epoch(first, 0) != _epoch(other, 0), "a different seed must draw different batches"
-
-
-def test_loss_is_deterministic_finite_scalar_with_gradients(name: str, label_set) -> None:
-    k = label_set[1]
-    logits = torch.randn(16, k, generator=torch.Generator().manual_seed(0), requires_grad=True)
-    targets = torch.arange(16) % k
-    loss = _fit(name, label_set, seed=1).make_loss()(logits, targets)
-    same = _fit(name, label_set, seed=1).make_loss()(logits, targets)
-    assert loss.ndim == 0 and torch.isfinite(loss) and loss.item() == same.item()
-    loss.backward()
-    assert logits.grad is not None and torch.isfinite(logits.grad).all() and logits.grad.abs().sum() > 0
-
-
-def test_sampler_yields_valid_indices(name: str, label_set) -> None:
-    labels = label_set[0]
-    sampler = create_batch_sampler(_fit(name, label_set), BATCH)
-    batches = _epoch(sampler, 0)
-    assert len(batches) == len(sampler) > 0
-    flat = np.concatenate(batches)
-    assert flat.dtype.kind == "i" and flat.min() >= 0 and flat.max() < len(labels)
-    assert all(1 <= len(b) <= BATCH for b in batches)
 
 
 def _promised_shares(name: str, counts: np.ndarray) -> np.ndarray:
@@ -208,18 +190,6 @@ def test_ddp_ranks_share_each_epoch_without_overlap(name: str, label_set, drop_l
             assert not set(np.concatenate(shares[0])) & set(np.concatenate(shares[1])) & once
         else:  # padding repeats leading batches; every batch of the epoch is still served
             assert {tuple(b) for b in everything} == {tuple(b) for b in shares[0] + shares[1]}
-
-
-def test_describe_is_json_serialisable(name: str, label_set) -> None:
-    strategy = create_strategy(name)
-    assert json.loads(json.dumps(strategy.describe()))["name"] == name
-    strategy = _fit(name, label_set)
-    create_batch_sampler(strategy, BATCH)
-    strategy.on_epoch_start(0, 10)
-    info = json.loads(json.dumps(strategy.describe()))
-    assert info["name"] == name and set(info["hooks"]) == set(strategy.hooks)
-    assert info["class_counts"] == np.bincount(label_set[0], minlength=label_set[1]).tolist()
-    assert math.isclose(sum(info["expected_class_shares"]), 1.0, abs_tol=1e-5)
 
 
 def test_undersample_keeps_what_it_promises() -> None:

@@ -67,7 +67,8 @@ class Strategy:
     Subclasses set ``Params`` (a frozen dataclass), ``hooks`` and ``balances``
     (which of sampling and loss they rebalance: two strategies that rebalance
     different ones are "double balancing"), and override :meth:`_fit` and the
-    hook methods they use. ``hooks`` and ``balances`` are class attributes that
+    private twins of the hooks they use (``_make_loss`` for :meth:`make_loss`, ...):
+    the public hooks check once that the strategy is fitted, then call them. ``hooks`` and ``balances`` are class attributes that
     an instance may narrow from its parameters.
 
     Attributes (after :meth:`fit`):
@@ -157,22 +158,25 @@ class Strategy:
         return np.maximum(self.class_counts_, 1).astype(np.float64)
 
     # -- hooks -----------------------------------------------------------------
+    # Template methods: each public hook checks once that the strategy is fitted and
+    # calls its private twin; subclasses override only the private ``_`` methods.
 
     def make_batch_sampler(
         self, batch_size: int, *, num_replicas: int = 1, rank: int = 0, drop_last: bool = False
     ) -> Sampler[list[int]] | None:
         """A batch sampler yielding lists of dataset indices, or None for plain shuffled batches."""
         self._check_fitted()
-        return None
+        return self._make_batch_sampler(batch_size, num_replicas=num_replicas, rank=rank, drop_last=drop_last)
 
     def make_loss(self) -> nn.Module:
         """The training loss: (logits (N, K), targets (N,)) -> scalar. Default: cross-entropy."""
         self._check_fitted()
-        return WeightedCrossEntropy(None)
+        return self._make_loss()
 
     def on_epoch_start(self, epoch: int, max_epochs: int) -> None:
         """Called by the engine before every epoch (0-based) for loss schedules."""
         self._check_fitted()
+        self._on_epoch_start(epoch, max_epochs)
 
     def transform_batch(
         self,
@@ -184,11 +188,30 @@ class Strategy:
     ) -> tuple[Tensor, Tensor]:
         """Change a training batch (images (B, C, H, W) in [0, 1], targets (B,)). Default: identity."""
         self._check_fitted()
-        return images, targets
+        return self._transform_batch(images, targets, spacing_mm=spacing_mm, generator=generator)
 
     def adjust_logits(self, logits: Tensor) -> Tensor:
         """Post-hoc change of inference logits (N, K). Default: identity."""
         self._check_fitted()
+        return self._adjust_logits(logits)
+
+    def _make_batch_sampler(
+        self, batch_size: int, *, num_replicas: int, rank: int, drop_last: bool
+    ) -> Sampler[list[int]] | None:
+        return None
+
+    def _make_loss(self) -> nn.Module:
+        return WeightedCrossEntropy(None)
+
+    def _on_epoch_start(self, epoch: int, max_epochs: int) -> None:
+        pass
+
+    def _transform_batch(
+        self, images: Tensor, targets: Tensor, *, spacing_mm: Tensor | None, generator: np.random.Generator
+    ) -> tuple[Tensor, Tensor]:
+        return images, targets
+
+    def _adjust_logits(self, logits: Tensor) -> Tensor:
         return logits
 
     # -- reporting -------------------------------------------------------------
@@ -197,6 +220,9 @@ class Strategy:
         """The share of each class among the examples an epoch's batches hold (before
         :meth:`transform_batch`). Default: the natural training frequencies."""
         self._check_fitted()
+        return self._expected_class_shares()
+
+    def _expected_class_shares(self) -> np.ndarray:
         return self.class_counts_ / self.class_counts_.sum()
 
     def describe(self) -> dict[str, Any]:

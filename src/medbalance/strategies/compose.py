@@ -109,26 +109,23 @@ class ComposedStrategy(Strategy):
                 class_names=self.class_names_,
             )
 
-    def make_batch_sampler(
+    def _make_batch_sampler(
         self, batch_size: int, *, num_replicas: int = 1, rank: int = 0, drop_last: bool = False
     ) -> Sampler[list[int]] | None:
-        self._check_fitted()
         part = self._part("sampling")
         if part is None:
             return None
         return part.make_batch_sampler(batch_size, num_replicas=num_replicas, rank=rank, drop_last=drop_last)
 
-    def make_loss(self) -> nn.Module:
-        self._check_fitted()
+    def _make_loss(self) -> nn.Module:
         part = self._part("loss")
-        return part.make_loss() if part is not None else super().make_loss()
+        return part.make_loss() if part is not None else super()._make_loss()
 
-    def on_epoch_start(self, epoch: int, max_epochs: int) -> None:
-        self._check_fitted()
+    def _on_epoch_start(self, epoch: int, max_epochs: int) -> None:
         for part in self.parts:
             part.on_epoch_start(epoch, max_epochs)
 
-    def transform_batch(
+    def _transform_batch(
         self,
         images: Tensor,
         targets: Tensor,
@@ -136,7 +133,6 @@ class ComposedStrategy(Strategy):
         spacing_mm: Tensor | None,
         generator: np.random.Generator,
     ) -> tuple[Tensor, Tensor]:
-        self._check_fitted()
         for part in self.parts:
             if "batch" in part.hooks:
                 images, targets = part.transform_batch(
@@ -144,17 +140,15 @@ class ComposedStrategy(Strategy):
                 )
         return images, targets
 
-    def adjust_logits(self, logits: Tensor) -> Tensor:
-        self._check_fitted()
+    def _adjust_logits(self, logits: Tensor) -> Tensor:
         for part in self.parts:
             if "posthoc" in part.hooks:
                 logits = part.adjust_logits(logits)
         return logits
 
-    def expected_class_shares(self) -> np.ndarray:
-        self._check_fitted()
+    def _expected_class_shares(self) -> np.ndarray:
         part = self._part("sampling")
-        return part.expected_class_shares() if part is not None else super().expected_class_shares()
+        return part.expected_class_shares() if part is not None else super()._expected_class_shares()
 
     def describe(self) -> dict[str, Any]:
         info = super().describe()

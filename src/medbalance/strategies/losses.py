@@ -77,8 +77,7 @@ class Focal(Strategy):
                 "classes. Fix: pass one alpha per class, in class-index order."
             )
 
-    def make_loss(self) -> nn.Module:
-        self._check_fitted()
+    def _make_loss(self) -> nn.Module:
         return FocalLoss(self.params.gamma, self.params.alpha)
 
 
@@ -120,14 +119,12 @@ class LogitAdjust(Strategy):
         counts = self.safe_counts_
         self.log_prior_ = np.log(counts / counts.sum())
 
-    def make_loss(self) -> nn.Module:
-        self._check_fitted()
+    def _make_loss(self) -> nn.Module:
         if self.params.mode == "posthoc":
             return WeightedCrossEntropy(None)
         return LogitAdjustedLoss(self.log_prior_, self.params.tau)
 
-    def adjust_logits(self, logits: Tensor) -> Tensor:
-        self._check_fitted()
+    def _adjust_logits(self, logits: Tensor) -> Tensor:
         if self.params.mode == "loss":
             return logits
         shift = torch.as_tensor(self.log_prior_, dtype=logits.dtype, device=logits.device)
@@ -190,15 +187,13 @@ class LdamDrw(Strategy):
         self.drw_active_ = False
         self._losses: list[LDAMLoss] = []
 
-    def make_loss(self) -> nn.Module:
-        self._check_fitted()
+    def _make_loss(self) -> nn.Module:
         loss = LDAMLoss(self.margins_, self.params.scale)
         loss.set_class_weight(self.drw_weights_ if self.drw_active_ else None)
         self._losses.append(loss)
         return loss
 
-    def on_epoch_start(self, epoch: int, max_epochs: int) -> None:
-        self._check_fitted()
+    def _on_epoch_start(self, epoch: int, max_epochs: int) -> None:
         for name, value, low in (("epoch", epoch, 0), ("max_epochs", max_epochs, 1)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ConfigError(f"strategy 'ldam-drw': {name} must be an integer >= {low}, got {value!r}.")
@@ -207,8 +202,7 @@ class LdamDrw(Strategy):
         for loss in self._losses:
             loss.set_class_weight(self.drw_weights_ if self.drw_active_ else None)
 
-    def adjust_logits(self, logits: Tensor) -> Tensor:
-        self._check_fitted()
+    def _adjust_logits(self, logits: Tensor) -> Tensor:
         return logits * self.params.scale
 
     def _describe_fitted(self) -> dict[str, Any]:

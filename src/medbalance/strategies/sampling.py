@@ -107,8 +107,7 @@ class _UndersampleBase(Strategy):
     def _fit(self) -> None:
         self.kept_counts_ = compute_undersample_counts(self.class_counts_, self.params.ratio)
 
-    def expected_class_shares(self) -> np.ndarray:
-        self._check_fitted()
+    def _expected_class_shares(self) -> np.ndarray:
         return self.kept_counts_ / self.kept_counts_.sum()
 
     def _describe_fitted(self) -> dict[str, Any]:
@@ -131,10 +130,9 @@ class Undersample(_UndersampleBase):
         ]
         self.kept_indices_ = np.sort(np.concatenate(parts))
 
-    def make_batch_sampler(
+    def _make_batch_sampler(
         self, batch_size: int, *, num_replicas: int = 1, rank: int = 0, drop_last: bool = False
     ) -> Sampler[list[int]] | None:
-        self._check_fitted()
         return SubsetBatchSampler(
             self.kept_indices_,
             batch_size=batch_size,
@@ -152,10 +150,9 @@ class Undersample(_UndersampleBase):
 class UndersampleEpoch(_UndersampleBase):
     """Under-sampling redrawn each epoch, so the whole majority is seen over the run."""
 
-    def make_batch_sampler(
+    def _make_batch_sampler(
         self, batch_size: int, *, num_replicas: int = 1, rank: int = 0, drop_last: bool = False
     ) -> Sampler[list[int]] | None:
-        self._check_fitted()
         return UndersampleBatchSampler(
             _class_indices(self.labels_, self.num_classes_),
             self.kept_counts_,
@@ -182,10 +179,9 @@ class Oversample(Strategy):
         self.present_ = np.flatnonzero(self.class_counts_ > 0)
         self.majority_ = int(np.argmax(self.class_counts_))
 
-    def make_batch_sampler(
+    def _make_batch_sampler(
         self, batch_size: int, *, num_replicas: int = 1, rank: int = 0, drop_last: bool = False
     ) -> Sampler[list[int]] | None:
-        self._check_fitted()
         indices = _class_indices(self.labels_, self.num_classes_)
         return OversampleBatchSampler(
             [indices[c] for c in self.present_],
@@ -197,8 +193,7 @@ class Oversample(Strategy):
             drop_last=drop_last,
         )
 
-    def expected_class_shares(self) -> np.ndarray:
-        self._check_fitted()
+    def _expected_class_shares(self) -> np.ndarray:
         return (self.class_counts_ > 0) / len(self.present_)
 
     def _describe_fitted(self) -> dict[str, Any]:
@@ -243,10 +238,9 @@ class WeightedSampler(Strategy):
                 "Fix: lower num_samples or set replacement=True."
             )
 
-    def make_batch_sampler(
+    def _make_batch_sampler(
         self, batch_size: int, *, num_replicas: int = 1, rank: int = 0, drop_last: bool = False
     ) -> Sampler[list[int]] | None:
-        self._check_fitted()
         return WeightedBatchSampler(
             self.class_weights_[self.labels_],
             self.num_samples_,
@@ -258,8 +252,7 @@ class WeightedSampler(Strategy):
             drop_last=drop_last,
         )
 
-    def expected_class_shares(self) -> np.ndarray:
-        self._check_fitted()
+    def _expected_class_shares(self) -> np.ndarray:
         mass = self.class_counts_ * self.class_weights_
         return mass / mass.sum()
 

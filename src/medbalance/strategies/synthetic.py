@@ -155,10 +155,9 @@ class SyntheticLesions(Strategy):
         self.failed_insertions_ = 0
         self.blank_images_ = 0
 
-    def make_batch_sampler(
+    def _make_batch_sampler(
         self, batch_size: int, *, num_replicas: int = 1, rank: int = 0, drop_last: bool = False
     ) -> Sampler[list[int]] | None:
-        self._check_fitted()
         sampler = SyntheticLesionBatchSampler(
             np.flatnonzero(self.labels_ == self.negative_index_),
             np.flatnonzero(self.labels_ == self.positive_),
@@ -172,7 +171,7 @@ class SyntheticLesions(Strategy):
         self.batch_size_ = sampler.batch_size
         return sampler
 
-    def transform_batch(
+    def _transform_batch(
         self,
         images: Tensor,
         targets: Tensor,
@@ -186,7 +185,6 @@ class SyntheticLesions(Strategy):
         ``fallback_height_mm / H``). An image in which no lesion fits stays
         benign and is counted in ``describe()["failed_insertions"]``.
         """
-        self._check_fitted()
         if images.ndim != 4 or targets.ndim != 1 or images.shape[0] != targets.shape[0]:
             raise ValueError(
                 f"transform_batch expects images (B, C, H, W) and targets (B,), got "
@@ -237,7 +235,7 @@ class SyntheticLesions(Strategy):
         self._check_fitted()
         return compute_batch_layout(self.batch_size_, self.params.real_fraction)
 
-    def expected_class_shares(self) -> np.ndarray:
+    def _expected_class_shares(self) -> np.ndarray:
         layout = self.batch_layout()
         shares = np.zeros(2)
         shares[self.negative_index_] = (layout.benign + layout.synthetic) / self.batch_size_

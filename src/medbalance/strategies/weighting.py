@@ -121,8 +121,7 @@ class ClassWeight(Strategy):
             self.class_counts_, p.scheme, beta=p.beta, weights=p.weights
         )
 
-    def make_loss(self) -> nn.Module:
-        self._check_fitted()
+    def _make_loss(self) -> nn.Module:
         return WeightedCrossEntropy(self.class_weights_)
 
     def _describe_fitted(self) -> dict[str, Any]:
