@@ -11,6 +11,8 @@ from pathlib import Path
 
 import typer
 
+from medbalance.defaults import PHANTOM_DEFAULTS
+
 __all__ = ["gallery", "insert", "phantoms", "register", "synth_app"]
 
 synth_app = typer.Typer(
@@ -57,14 +59,22 @@ def phantoms(
     out: Path = typer.Option(
         ..., "--out", "-o", help="New folder for images/*.png (16-bit) and manifest.csv."
     ),
-    n_patients: int = typer.Option(100, help="Patients; each gives 4 images (L/R x CC/MLO)."),
-    prevalence: float = typer.Option(0.05, help="Share of malignant breasts (0.05 = 19:1)."),
-    size: int = typer.Option(128, help="Image side in pixels."),
+    n_patients: int = typer.Option(
+        PHANTOM_DEFAULTS["n_patients"], help="Patients; each gives 4 images (L/R x CC/MLO)."
+    ),
+    prevalence: float = typer.Option(
+        PHANTOM_DEFAULTS["prevalence"], help="Share of malignant breasts (0.05 = 19:1)."
+    ),
+    size: int = typer.Option(PHANTOM_DEFAULTS["size"], help="Image side in pixels."),
     spacing_mm: float | None = typer.Option(
         None, help="Pixel spacing (default: 160 mm field of view / size)."
     ),
-    domains: str = typer.Option("vendor-a,vendor-b", help="Vendors, comma-separated (vendor-a..vendor-d)."),
-    lesion_contrast: float = typer.Option(3.0, help="Scale of the lesion contrast; lower is harder."),
+    domains: str = typer.Option(
+        ",".join(PHANTOM_DEFAULTS["domains"]), help="Vendors, comma-separated (vendor-a..vendor-d)."
+    ),
+    lesion_contrast: float = typer.Option(
+        PHANTOM_DEFAULTS["lesion_contrast"], help="Scale of the lesion contrast; lower is harder."
+    ),
     lesion_scale: float = typer.Option(
         3.0, help="Enlargement of the lesions' fine structure (specks, spicules); lower is harder."
     ),

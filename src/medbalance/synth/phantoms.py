@@ -29,6 +29,7 @@ import pandas as pd
 from PIL import Image
 
 from medbalance.data.manifest import Manifest
+from medbalance.defaults import PHANTOM_DEFAULTS
 from medbalance.errors import ConfigError
 from medbalance.io import atomic_save, check_output_dir, replace_dir
 from medbalance.registry import look_up_option
@@ -86,12 +87,12 @@ class PhantomConfig:
         seed: the same seed gives the same pixels, bit for bit.
     """
 
-    n_patients: int = 100
-    prevalence: float = 0.05
-    size: int = 128
+    n_patients: int = PHANTOM_DEFAULTS["n_patients"]  # type: ignore[assignment]
+    prevalence: float = PHANTOM_DEFAULTS["prevalence"]  # type: ignore[assignment]
+    size: int = PHANTOM_DEFAULTS["size"]  # type: ignore[assignment]
     spacing_mm: float | None = None
-    domains: tuple[str, ...] = ("vendor-a", "vendor-b")
-    lesion_contrast: float = 3.0
+    domains: tuple[str, ...] = PHANTOM_DEFAULTS["domains"]  # type: ignore[assignment]
+    lesion_contrast: float = PHANTOM_DEFAULTS["lesion_contrast"]  # type: ignore[assignment]
     lesion_scale: float = 3.0
     benign_finding_rate: float = 0.3
     density_mix: tuple[float, float, float, float] = (0.1, 0.4, 0.4, 0.1)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from medbalance.config import config_hash, config_to_dict, load_config, parse_config
+from medbalance.defaults import DEFAULT_LR, PHANTOM_DEFAULTS
 from medbalance.errors import ConfigError
 
 __all__ = [
@@ -71,11 +72,11 @@ class PhantomSpec:
         seed: the phantom seed; None uses the run's seed.
     """
 
-    n_patients: int = 100
-    prevalence: float = 0.05
-    size: int = 128
-    lesion_contrast: float = 3.0
-    domains: tuple[str, ...] = ("vendor-a", "vendor-b")
+    n_patients: int = PHANTOM_DEFAULTS["n_patients"]  # type: ignore[assignment]
+    prevalence: float = PHANTOM_DEFAULTS["prevalence"]  # type: ignore[assignment]
+    size: int = PHANTOM_DEFAULTS["size"]  # type: ignore[assignment]
+    lesion_contrast: float = PHANTOM_DEFAULTS["lesion_contrast"]  # type: ignore[assignment]
+    domains: tuple[str, ...] = PHANTOM_DEFAULTS["domains"]  # type: ignore[assignment]
     seed: int | None = None
 
     def __post_init__(self) -> None:
@@ -172,7 +173,7 @@ class TrainConfig:
     drop_rate: float = 0.0
     epochs: int = 10
     batch_size: int = 8
-    lr: float = 5e-4
+    lr: float = DEFAULT_LR
     weight_decay: float = 1e-4
     optimizer: Literal["adamw", "sgd"] = "adamw"
     scheduler: Literal["cosine", "plateau", "none"] = "cosine"

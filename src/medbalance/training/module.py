@@ -22,6 +22,7 @@ import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from medbalance.defaults import DEFAULT_LR
 from medbalance.strategies import Strategy
 from medbalance.training._metrics import compute_validation_metrics
 from medbalance.training.dataset import Normalization
@@ -35,7 +36,7 @@ class OptimizerSettings:
     """Optimizer and learning-rate schedule of a run (see ``TrainConfig``)."""
 
     optimizer: Literal["adamw", "sgd"] = "adamw"
-    lr: float = 1e-3
+    lr: float = DEFAULT_LR
     weight_decay: float = 1e-4
     scheduler: Literal["cosine", "plateau", "none"] = "cosine"
     lr_warmup_epochs: int = 0
