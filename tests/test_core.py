@@ -158,3 +158,25 @@ def test_atomic_write_gives_normal_permissions(tmp_path: Path) -> None:
     mask = os.umask(0)
     os.umask(mask)
     assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~mask
+
+
+def test_flags_deep_merge_into_a_yaml_section(tmp_path: Path) -> None:
+    """--phantom-prevalence (a phantoms override) keeps the file's other phantoms keys."""
+    from medbalance.training.config import load_train_config
+
+    path = tmp_path / "train.yaml"
+    path.write_text("out: run\ndata: phantoms\nphantoms: {n_patients: 7, size: 48, prevalence: 0.05}\n")
+    config = load_train_config(path, {"phantoms": {"prevalence": 0.2}, "phantoms.size": 32, "epochs": None})
+    assert (config.phantoms.n_patients, config.phantoms.size, config.phantoms.prevalence) == (7, 32, 0.2)
+    with pytest.raises(ConfigError, match="Did you mean 'size'"):
+        load_train_config(path, {"phantoms.sise": 32})
+
+
+def test_monitor_rename_keeps_old_runs_resumable() -> None:
+    """monitor 'auc' (before training adopted evaluation's names) is read as auc_roc, same hash."""
+    from medbalance.training.config import TrainConfig, compute_train_config_hash
+
+    old, new = TrainConfig(out=Path("r"), monitor="auc"), TrainConfig(out=Path("r"))
+    assert old.monitor == new.monitor == "auc_roc"
+    assert compute_train_config_hash(old) == compute_train_config_hash(new)
+    assert compute_train_config_hash(TrainConfig(out=Path("r"), monitor="mcc")) != compute_train_config_hash(new)

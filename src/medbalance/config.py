@@ -20,7 +20,7 @@ import yaml
 from medbalance.errors import ConfigError
 from medbalance.registry import look_up_option
 
-__all__ = ["config_hash", "config_to_dict", "dump_config", "load_config", "parse_config"]
+__all__ = ["config_hash", "config_to_dict", "dump_config", "load_config", "merge_overrides", "parse_config"]
 
 C = TypeVar("C")
 
@@ -139,8 +139,33 @@ def load_config(cls: type[C], path: str | Path, overrides: Mapping[str, Any] | N
         raise ConfigError(f"{path}: not valid YAML ({exc}).") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}.")
-    data.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    return parse_config(cls, data, where=path.name)
+    return parse_config(cls, merge_overrides(data, overrides), where=path.name)
+
+
+def merge_overrides(data: Mapping[str, Any], overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``data`` with ``overrides`` deep-merged into it (``None`` values skipped).
+
+    A nested mapping merges key by key, so overriding ``phantoms: {prevalence: 0.1}``
+    keeps the file's other ``phantoms`` keys; a dotted key (``"phantoms.size"``) names
+    one nested key. Anything else replaces the value.
+
+    >>> merge_overrides({"epochs": 3, "phantoms": {"size": 64, "prevalence": 0.05}},
+    ...                 {"phantoms": {"prevalence": 0.1}, "phantoms.size": 32, "lr": None})
+    {'epochs': 3, 'phantoms': {'size': 32, 'prevalence': 0.1}}
+    """
+    merged: dict[str, Any] = dict(data)
+    for key, value in (overrides or {}).items():
+        if value is None:
+            continue
+        head, dot, rest = str(key).partition(".")
+        if dot:
+            value, key = {rest: value}, head
+        current = merged.get(key)
+        if isinstance(current, Mapping) and isinstance(value, Mapping):
+            merged[key] = merge_overrides(current, value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def config_to_dict(config: Any) -> Any:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from medbalance.config import config_hash, config_to_dict, load_config, parse_config
+from medbalance.config import config_hash, config_to_dict, load_config, merge_overrides, parse_config
 from medbalance.defaults import DEFAULT_LR, PHANTOM_DEFAULTS
 from medbalance.errors import ConfigError
 
@@ -275,7 +275,7 @@ def load_train_config(path: str | Path | None, overrides: Mapping[str, Any] | No
     Raises:
         ConfigError: unknown keys (with "did you mean"), wrong types, bad values.
     """
-    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    given = merge_overrides({}, overrides)
     if path is not None:
         return load_config(TrainConfig, path, given)
     if "out" not in given:
@@ -291,6 +291,9 @@ def compute_train_config_hash(config: TrainConfig) -> str:
     """Hash of the fields that change what is trained (see :data:`RUN_CONTROL_FIELDS`)."""
     values = config_to_dict(config)
     kept = {k: v for k, v in values.items() if k not in RUN_CONTROL_FIELDS}
+    # auc_roc was called auc before training adopted evaluation's names; the checkpoints
+    # it ranks are the same, so runs from before the rename still resume.
+    kept["monitor"] = {"auc_roc": "auc", "ema_auc_roc": "ema_auc"}.get(kept["monitor"], kept["monitor"])
     if not config.sam:
         kept.pop("sam_rho")
     return config_hash({k: v for k, v in kept.items() if k not in _LATER_FIELDS or v != _LATER_FIELDS[k]})
