@@ -76,7 +76,7 @@ def test_missing_source_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_unknown_option_is_refused_with_suggestion(tmp_path: Path) -> None:
     _png(tmp_path / "a" / "x.png")
-    with pytest.raises(ConfigError, match=r"does not take option 'clases'.*Did you mean 'classes'"):
+    with pytest.raises(ConfigError, match=r"unknown option of adapter .* 'clases'.*Did you mean 'classes'"):
         create_manifest("folder", tmp_path, clases="a")
 
 

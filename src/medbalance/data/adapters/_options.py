@@ -7,7 +7,6 @@ refuses options the adapter does not take, with "did you mean".
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import types
 import typing
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from medbalance.errors import ConfigError
+from medbalance.registry import look_up_option
 
 __all__ = ["coerce_options", "describe_options"]
 
@@ -49,13 +49,7 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
         return None
     if origin is typing.Literal:
         allowed = [str(a) for a in typing.get_args(hint)]
-        if str(value) not in allowed:
-            close = difflib.get_close_matches(str(value), allowed, n=1, cutoff=0.5)
-            hint_text = f" Did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(
-                f"option {name}={value!r} is not accepted.{hint_text} Expected one of: {allowed}."
-            )
-        return str(value)
+        return look_up_option(str(value), allowed, what=f"value of option {name}")
     if origin is tuple:
         if isinstance(value, str):
             return tuple(v.strip() for v in value.split(",") if v.strip())
@@ -92,12 +86,7 @@ def coerce_options(function: Callable[..., Any], adapter: str, options: Mapping[
     for name, value in options.items():
         key = name.replace("-", "_")
         if key not in spec:
-            close = difflib.get_close_matches(key, list(spec), n=1, cutoff=0.6)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            accepted = ", ".join(spec) or "none"
-            raise ConfigError(
-                f"adapter {adapter!r} does not take option {name!r}.{hint} It takes: {accepted}."
-            )
+            look_up_option(key, spec, what=f"option of adapter {adapter!r}")  # raises, with "did you mean"
         out[key] = _coerce(key, value, spec[key][0])
     required = [n for n, (_, default) in spec.items() if default is inspect.Parameter.empty and n not in out]
     if required:
