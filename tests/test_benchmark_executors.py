@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,13 @@ def test_local_executor_with_two_worker_processes(tmp_path: Path) -> None:
     assert result.failed == () and len(result.ran) == 2
     assert {e.cell_id for e in events if e.kind == "epoch"} == set(result.ran)  # epochs reported from workers
     assert set(result.cells["status"]) == {"completed"}
+    # Two workers finishing concurrently: the driver alone writes the store; nothing lost or doubled.
+    with sqlite3.connect(tmp_path / "b" / "results.sqlite") as db:
+        cells = [r[0] for r in db.execute("SELECT cell_id FROM cells WHERE status = 'completed'")]
+        units = db.execute("SELECT COUNT(*), COUNT(DISTINCT unit_id) FROM units").fetchone()
+        metric_units = db.execute("SELECT COUNT(DISTINCT unit_id) FROM metrics").fetchone()[0]
+    assert sorted(cells) == sorted(result.ran)
+    assert units[0] == units[1] == metric_units == len(result.ran)
 
 
 @pytest.mark.slow  # starts a local Ray instance
