@@ -60,7 +60,7 @@ def evaluate(
     on_label_conflict: str = typer.Option(
         "error", "--on-label-conflict", help="error, or max (positive label wins)."
     ),
-    out: Path | None = typer.Option(None, "--out", help="Output folder (default RUN_DIR/evaluation)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Output folder (default RUN_DIR/evaluation)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output folder."),
 ) -> None:
     """Evaluate a run: metrics with CIs, operating points chosen on validation, calibration, prevalence, figures."""

@@ -11,7 +11,7 @@ __all__ = ["register"]
 
 def explain(
     source: Path = typer.Argument(..., help="Evaluated run folder, or a bundle folder exported from one."),
-    out: Path | None = typer.Option(None, "--out", help="Output folder (default SOURCE/explain)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Output folder (default SOURCE/explain)."),
     rule: str = typer.Option("target-sensitivity:0.9", "--rule", help="Threshold rule (run folders only)."),
     per_group: int = typer.Option(4, "--per-group", help="Images per group (TP, FN, FP) on the sheet."),
     tsne: bool = typer.Option(True, "--tsne/--no-tsne", help="Also draw the t-SNE of test embeddings."),

@@ -13,7 +13,7 @@ def export(
     run_dir: Path = typer.Argument(
         ..., help="Evaluated run folder (or benchmark folder with --recommended)."
     ),
-    out: Path = typer.Option(..., "--out", help="Bundle folder to write (new or empty)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Bundle folder to write (new or empty)."),
     rule: str | None = typer.Option(
         None, "--rule", help="Evaluated threshold rule, e.g. target-sensitivity:0.9 (default), youden, fixed."
     ),

@@ -15,7 +15,7 @@ def predict(
         ..., help="Image files, folders (searched recursively) or manifest CSVs."
     ),
     out: Path = typer.Option(
-        ..., "--out", help="Predictions CSV; companions _errors.csv, _breast.csv, ... beside it."
+        ..., "--out", "-o", help="Predictions CSV; companions _errors.csv, _breast.csv, ... beside it."
     ),
     prevalence: float | None = typer.Option(
         None, "--prevalence", help="Deployment prevalence: adjusted probabilities and PPV/NPV there."

@@ -16,10 +16,12 @@ _KIND_HELP = "Pipeline: mammography (breast crop, chest wall left) or generic (r
 
 def preview(
     data: Path = typer.Option(..., "--data", help="Manifest CSV (from `medbalance data`)."),
-    out: Path = typer.Option(..., "--out", help="PNG contact sheet to write."),
+    out: Path = typer.Option(..., "--out", "-o", help="PNG contact sheet to write."),
     n: int = typer.Option(12, "--n", min=1, help="Number of images (classes mixed)."),
-    size: int = typer.Option(512, "--size", min=1, help="Output side in pixels."),
-    kind: str = typer.Option("mammography", "--kind", help=_KIND_HELP),
+    image_size: int = typer.Option(
+        512, "--image-size", min=1, help="Output side in pixels (as train --image-size)."
+    ),
+    preprocess: str = typer.Option("mammography", "--preprocess", "--kind", help=_KIND_HELP),
     channels: int = typer.Option(1, "--channels", help="1 (grey) or 3 (RGB)."),
     equalize: bool = typer.Option(False, "--equalize/--no-equalize", help="Histogram equalisation."),
     seed: int | None = typer.Option(
@@ -34,7 +36,7 @@ def preview(
 
     config = parse_config(
         PreprocessConfig,
-        {"kind": kind, "size": size, "channels": channels, "equalize": equalize},
+        {"kind": preprocess, "size": image_size, "channels": channels, "equalize": equalize},
         where="preview options",
     )
     path = write_preprocessing_preview(load_manifest(data), out, config, n=n, seed=seed)
@@ -44,8 +46,10 @@ def preview(
 def cache(
     data: Path = typer.Option(..., "--data", help="Manifest CSV (from `medbalance data`)."),
     cache_dir: Path = typer.Option(..., "--cache-dir", help="Folder of the preprocessing cache."),
-    size: int = typer.Option(512, "--size", min=1, help="Output side in pixels."),
-    kind: str = typer.Option("mammography", "--kind", help=_KIND_HELP),
+    image_size: int = typer.Option(
+        512, "--image-size", min=1, help="Output side in pixels (as train --image-size)."
+    ),
+    preprocess: str = typer.Option("mammography", "--preprocess", "--kind", help=_KIND_HELP),
     channels: int = typer.Option(1, "--channels", help="1 (grey) or 3 (RGB)."),
     equalize: bool = typer.Option(False, "--equalize/--no-equalize", help="Histogram equalisation."),
     workers: int | None = typer.Option(
@@ -60,7 +64,7 @@ def cache(
 
     config = parse_config(
         PreprocessConfig,
-        {"kind": kind, "size": size, "channels": channels, "equalize": equalize},
+        {"kind": preprocess, "size": image_size, "channels": channels, "equalize": equalize},
         where="cache options",
     )
     summary = PreprocessCache(cache_dir, config).build(load_manifest(data), progress=True, workers=workers)

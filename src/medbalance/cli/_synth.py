@@ -24,7 +24,7 @@ synth_app = typer.Typer(
 
 def insert(
     image: Path = typer.Option(..., "--image", help="Input mammogram (PNG, PGM, TIFF, JPEG, DICOM)."),
-    out: Path = typer.Option(..., "--out", help="Output 16-bit PNG; the lesion records go to OUT.json."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output 16-bit PNG; the lesion records go to OUT.json."),
     lesion: str = typer.Option(
         ...,
         "--lesion",

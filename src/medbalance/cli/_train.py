@@ -47,7 +47,7 @@ def _floats(text: str | None, option: str) -> list[float] | None:
 
 def train(
     out: Path | None = typer.Option(
-        None, "--out", help="Run folder (new or empty; see --overwrite, --resume)."
+        None, "--out", "-o", help="Run folder (new or empty; see --overwrite, --resume)."
     ),
     data: str | None = typer.Option(
         None, "--data", help="Manifest CSV (from `medbalance data`) or 'phantoms'."
