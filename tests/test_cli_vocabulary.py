@@ -63,3 +63,18 @@ def test_image_size_and_pipeline_are_named_as_in_train() -> None:
     for path in ("preview", "cache"):
         flags = {opts[0] for p, _, opts in _options() if p == path}
         assert {"--image-size", "--preprocess"} <= flags, path
+
+
+def test_help_shows_the_config_defaults() -> None:
+    """train and benchmark options default to None (so --config can fill them); help shows the real default."""
+    from medbalance.benchmark.config import BenchmarkConfig
+    from medbalance.training.config import TrainConfig
+
+    helps = {(path, name): param.help for path, command in _commands() for param in command.params  # type: ignore[attr-defined]
+             for name in [param.name]}  # fmt: skip
+    assert helps[("train", "lr")].endswith(f"(default: {TrainConfig.lr})")
+    assert helps[("train", "epochs")].endswith(f"(default: {TrainConfig.epochs})")
+    assert helps[("train", "monitor")].endswith("(default: auc_roc)")
+    assert helps[("train", "phantom_size")].endswith("(default: 128)")
+    assert helps[("benchmark", "seeds")].endswith(f"(default: {BenchmarkConfig.seeds})")
+    assert helps[("benchmark", "level")].endswith("(default: image)")

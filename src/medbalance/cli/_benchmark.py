@@ -35,7 +35,7 @@ def benchmark(
     strategies: str | None = typer.Option(
         None, "--strategies", help="Comma-separated (default: all that apply)."
     ),
-    seeds: int | None = typer.Option(None, "--seeds", help="Number of seeds (default 3)."),
+    seeds: int | None = typer.Option(None, "--seeds", help="Number of seeds (0..N-1)."),
     folds: int | None = typer.Option(None, "--folds", help="K-fold cross-validation, out-of-fold pooled."),
     variants: str | None = typer.Option(
         None, "--variants", help="Comma-separated training variants: '', sam, ema, sam+ema, aug=P, size=N."
@@ -46,7 +46,7 @@ def benchmark(
     ),
     n_bootstrap: int | None = typer.Option(None, "--n-bootstrap", help="Bootstrap resamples per interval."),
     constraint: str | None = typer.Option(None, "--constraint", help="e.g. 'sensitivity>=0.95' (recommend)."),
-    executor: str | None = typer.Option(None, "--executor", help="local (default) or ray."),
+    executor: str | None = typer.Option(None, "--executor", help="local or ray."),
     workers: int | None = typer.Option(None, "--workers", help="Cells in parallel (local executor)."),
     ray_address: str | None = typer.Option(None, "--ray-address", help="Ray cluster (default: local Ray)."),
     cpus_per_cell: float | None = typer.Option(None, "--cpus-per-cell", help="Ray: CPUs per cell task."),
@@ -115,4 +115,10 @@ def merge(
 
 def register(app: typer.Typer) -> None:
     """Add the ``benchmark`` command group to ``app``."""
+    from medbalance.benchmark.config import BenchmarkConfig
+    from medbalance.cli._help import show_config_defaults
+
+    show_config_defaults(
+        benchmark, BenchmarkConfig, fields={"level": "evaluation.level", "n_bootstrap": "evaluation.n_bootstrap"}
+    )
     app.add_typer(benchmark_app, name="benchmark")

@@ -98,7 +98,7 @@ def train(
         None, "--unfreeze", help="What unfreezes after warm-up: all, last-block."
     ),
     monitor: str | None = typer.Option(
-        None, "--monitor", help="Checkpoint metric: auc_roc (default), mcc, macro_f1, balanced_accuracy, loss, ..."
+        None, "--monitor", help="Checkpoint metric: auc_roc, mcc, macro_f1, balanced_accuracy, loss, ..."
     ),
     top_k: int | None = typer.Option(None, "--top-k", help="Best checkpoints kept."),
     early_stopping: int | None = typer.Option(
@@ -208,5 +208,13 @@ def train(
 
 
 def register(app: typer.Typer) -> None:
-    """Add the ``train`` command to ``app``."""
-    app.command("train")(train)
+    """Add the ``train`` command to ``app``; its help shows ``TrainConfig``'s defaults."""
+    from medbalance.cli._help import show_config_defaults
+    from medbalance.training.config import TrainConfig
+
+    renamed = {
+        "augment": "augmentation", "early_stopping": "early_stopping_patience", "logger": "loggers",
+        "phantom_patients": "phantoms.n_patients", "phantom_prevalence": "phantoms.prevalence",
+        "phantom_size": "phantoms.size",
+    }  # fmt: skip
+    app.command("train")(show_config_defaults(train, TrainConfig, fields=renamed))

@@ -1,0 +1,70 @@
+"""``--help`` shows the defaults that live in the config dataclasses.
+
+Options of ``train`` and ``benchmark`` default to None on the command line, so that a
+flag given overrides ``--config`` and a flag left out keeps the file's value; their
+real defaults are fields of ``TrainConfig`` / ``BenchmarkConfig``. This appends them
+to each option's help text, read from the dataclass, so help and behaviour cannot drift.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import typer
+
+__all__ = ["show_config_defaults"]
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, tuple | list):
+        return ",".join(str(v) for v in value) or "none"
+    return str(value)
+
+
+def _defaults(config_class: type) -> dict[str, Any]:
+    out = {}
+    for f in dataclasses.fields(config_class):
+        if f.default is not dataclasses.MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            out[f.name] = f.default_factory()
+    return out
+
+
+def show_config_defaults(
+    command: Callable[..., Any], config_class: type, *, fields: Mapping[str, str] | None = None
+) -> Callable[..., Any]:
+    """Append ``(default: X)`` from ``config_class`` to every option of ``command`` defaulting to None.
+
+    Args:
+        command: the Typer command function (its parameters' defaults are ``typer.Option``).
+        config_class: the dataclass whose field defaults apply.
+        fields: option parameter -> dotted field path where they differ (``augment`` ->
+            ``augmentation``, ``phantom_size`` -> ``phantoms.size``).
+    """
+    defaults = _defaults(config_class)
+    for name, parameter in inspect.signature(command).parameters.items():
+        info = parameter.default
+        if not isinstance(info, typer.models.OptionInfo) or info.default is not None:
+            continue
+        value: Any = defaults
+        for part in (fields or {}).get(name, name).split("."):
+            if isinstance(value, Mapping) and part in value:
+                value = value[part]
+            elif dataclasses.is_dataclass(value) and hasattr(value, part):
+                value = getattr(value, part)
+            elif isinstance(value, type) and dataclasses.is_dataclass(value):
+                value = _defaults(value).get(part)
+            else:
+                value = None
+                break
+        if value is None or dataclasses.is_dataclass(value) or isinstance(value, Mapping):
+            continue
+        if info.help and "default" not in info.help:
+            info.help = f"{info.help} (default: {_shown(value)})"
+    return command
