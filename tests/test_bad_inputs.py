@@ -183,12 +183,12 @@ def test_row13_cli_validate_and_cache_list_every_missing_file(
         out / "manifest.csv",
         "--cache-dir",
         cache,
-        "--size",
+        "--image-size",
         16,
-        "--kind",
+        "--preprocess",
         "generic",
     )
-    assert code == 2
+    assert code == 3
     assert "3 of 12 images could not be preprocessed" in _error_line(err)
     assert all(name in err for name in ("img_001.png", "img_005.png", "img_010.png"))
 
@@ -204,7 +204,7 @@ def test_row13_adapter_with_missing_films_names_all_of_them(
         if i not in (3, 5, 8):
             _png(source / "images" / f"mdb{i:03d}.png", seed=i)
     code, _, err = _run(capsys, "data", "mini-mias", source, "--out", tmp_path / "out")
-    assert code == 2
+    assert code == 3
     line = _error_line(err)
     assert "3 film(s)" in line and all(f"mdb00{i}" in line for i in (3, 5, 8))
 
@@ -218,10 +218,10 @@ def test_row14_cli_data_reports_unknown_labels_with_lines(
         capsys, "data", "csv", source, "--out", tmp_path / "a", "--classes", "Benign,Malignant"
     )
     line = _error_line(err)
-    assert code == 2 and str(source) in line
+    assert code == 3 and str(source) in line
     assert "'Benign ' (lines 3)" in line and "'NA' (lines 5)" in line and "never drops rows" in line
     code, _, err = _run(capsys, "data", "csv", source, "--out", tmp_path / "b")  # classes derived
-    assert code == 2 and "line 5 ('NA')" in _error_line(err)
+    assert code == 3 and "line 5 ('NA')" in _error_line(err)
 
 
 def test_row14_cli_validate_reports_unknown_labels_of_a_manifest(
@@ -407,7 +407,7 @@ def test_row20_one_positive_with_five_folds(tmp_path: Path, capsys: pytest.Captu
     code, _, err = _run(
         capsys, "data", "csv", source, "--out", tmp_path / "a", "--fractions", "1,0,0", "--folds", "5"
     )
-    assert code == 2
+    assert code == 3
     assert "class 'malignant' has 1 patient group(s), fewer than the 5 folds" in _error_line(err)
     # validate on a manifest of the same data, checked for 5 folds, says the same and exits 1
     out = tmp_path / "b"
@@ -435,7 +435,7 @@ def test_row20_small_data_with_default_fractions_fails_cleanly(
 ) -> None:
     source = _cohort(tmp_path / "src", ["malignant"] * 4 + ["benign"] * 16)  # 20 groups, no class of 20
     code, _, err = _run(capsys, "data", "csv", source, "--out", tmp_path / "out")
-    assert code == 2 and "--fractions" in _error_line(err)
+    assert code == 3 and "--fractions" in _error_line(err)
 
 
 # ---- row 25: output folder with old results --------------------------------------------------
@@ -479,6 +479,8 @@ _FAILING_DATA_RUNS = {
     "bad-fractions": (["--fractions", "0.5,0.5"], ["benign", "malignant"] * 4),
     "too-many-folds": (["--fractions", "1,0,0", "--folds", "5"], ["malignant"] + ["benign"] * 7),
 }
+# Exit codes (errors.EXIT_CODES): 2 for an option or config value, 3 for the data.
+_EXIT = {"bad-fractions": 2}
 
 
 def _failing_run(tmp_path: Path, case: str) -> list[object]:
@@ -488,11 +490,11 @@ def _failing_run(tmp_path: Path, case: str) -> list[object]:
 
 
 @pytest.mark.parametrize("case", list(_FAILING_DATA_RUNS), ids=list(_FAILING_DATA_RUNS))
-def test_row25_failing_data_run_exits_2_with_one_line(
+def test_row25_failing_data_run_exits_non_zero_with_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str
 ) -> None:
     code, _, err = _run(capsys, *_failing_run(tmp_path, case), "--out", tmp_path / "out")
-    assert code == 2 and _error_line(err)
+    assert code == _EXIT.get(case, 3) and _error_line(err)
     assert not (tmp_path / "out" / "manifest.csv").exists()
 
 
@@ -500,7 +502,7 @@ def test_row25_failing_data_run_exits_2_with_one_line(
 def test_row25_failing_data_run_leaves_no_output_folder(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str
 ) -> None:
-    assert _run(capsys, *_failing_run(tmp_path, case), "--out", tmp_path / "out")[0] == 2
+    assert _run(capsys, *_failing_run(tmp_path, case), "--out", tmp_path / "out")[0] == _EXIT.get(case, 3)
     assert not (tmp_path / "out").exists()
 
 
@@ -512,7 +514,7 @@ def test_row25_failing_overwrite_keeps_the_old_results(
     assert _run(capsys, "data", "csv", good, "--out", out, *SMALL_SPLIT)[0] == 0
     before = (out / "manifest.csv").read_text()
     code, _, _ = _run(capsys, *_failing_run(tmp_path, "unknown-label"), "--out", out, "--overwrite")
-    assert code == 2
+    assert code == 3
     assert (out / "manifest.csv").is_file() and (out / "manifest.csv").read_text() == before
 
 
@@ -721,7 +723,8 @@ def test_cli_errors_are_one_clean_line(
 ) -> None:
     _cohort(tmp_path, ["benign", "malignant"] * 2)
     code, _, err = _run(capsys, *(a.format(tmp=tmp_path) for a in argv))
-    assert code == 2
+    missing_input = "does not exist" in match  # a data error (3); a misspelt name or option is 2
+    assert code == (3 if missing_input else 2)
     assert match.format(tmp=tmp_path) in _error_line(err)
 
 
@@ -749,3 +752,33 @@ def test_cli_non_numeric_fractions_is_a_clean_error(
     source = _cohort(tmp_path, ["benign", "malignant"] * 4)
     code, _, err = _run(capsys, "data", "csv", source, "--out", tmp_path / "o", "--fractions", "a,b,c")
     assert code == 2 and "--fractions" in _error_line(err)
+
+
+def test_exit_codes_are_documented_and_a_stray_value_error_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """2 usage/config, 3 data, 4 training/checkpoint; a ValueError from elsewhere is no traceback."""
+    import medbalance.strategies
+    from medbalance.cli import main
+    from medbalance.errors import (
+        EXIT_CODES,
+        CheckpointError,
+        ConfigError,
+        DataError,
+        LeakageError,
+        TrainingError,
+    )
+
+    assert (ConfigError.exit_code, DataError.exit_code, LeakageError.exit_code) == (2, 3, 3)
+    assert TrainingError.exit_code == CheckpointError.exit_code == 4
+    assert set(EXIT_CODES) == {0, 1, 2, 3, 4, 130}
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert all(f"| {code} |" in readme for code in EXIT_CODES), "README's exit-code table is out of date"
+
+    def broken() -> list:
+        raise ValueError("something inside went wrong")
+
+    monkeypatch.setattr(medbalance.strategies, "list_strategies", broken)
+    assert main(["strategies"]) == 2
+    err = capsys.readouterr().err
+    assert "something inside went wrong" in err and "Traceback" not in err and "MEDBALANCE_DEBUG" in err

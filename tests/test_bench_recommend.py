@@ -96,7 +96,7 @@ def test_bad_constraints(text: str | None, cost: float | None, prevalence: float
 def test_cli_bad_constraint_exits_non_zero(baseline_best: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["recommend", str(baseline_best), "--constraint", "sens>=0.9"]) != 0
     assert "cannot read the constraint" in capsys.readouterr().err
-    assert main(["recommend", str(baseline_best / "nope"), "--constraint", "sensitivity>=0.9"]) == 2
+    assert main(["recommend", str(baseline_best / "nope"), "--constraint", "sensitivity>=0.9"]) == 3
 
 
 def test_constraint_from_the_command_then_the_benchmark_config_then_the_default(tmp_path: Path) -> None:

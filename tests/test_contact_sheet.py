@@ -81,7 +81,7 @@ def test_preview_cli(tmp_path: Path) -> None:
             str(tmp_path / "s.png"),
             "--n",
             "2",
-            "--size",
+            "--image-size",
             "32",
         ]
     )

@@ -296,7 +296,7 @@ def test_cli_evaluate_prints_a_summary_and_fails_cleanly(
     assert main(["evaluate", str(run), "--level", "brest", "--overwrite"]) == 2
     assert main(["evaluate", str(run), "--deployment-prevalence", "0.01,abc", "--overwrite"]) == 2
     assert "not a number" in capsys.readouterr().err
-    assert main(["evaluate", str(tmp_path / "nope")]) == 2
+    assert main(["evaluate", str(tmp_path / "nope")]) == 3  # missing input: a data error
 
 
 def test_few_positive_patients_warn_that_intervals_are_unreliable(tmp_path: Path) -> None:

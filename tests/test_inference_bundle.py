@@ -176,7 +176,7 @@ def test_predict_cli_refuses_a_tampered_bundle(bundle_dir: Path, evaluated_run: 
     folder = _copy(bundle_dir, tmp_path)
     _flip_byte(folder / WEIGHTS_FILE)
     code = main(["predict", str(folder), str(evaluated_run / "split.csv"), "--out", str(tmp_path / "p.csv")])
-    assert code == 2 and "does not match the SHA-256" in capsys.readouterr().err
+    assert code == 4 and "does not match the SHA-256" in capsys.readouterr().err  # a checkpoint error
     assert not (tmp_path / "p.csv").exists()
 
 
@@ -211,7 +211,7 @@ def test_export_cli_and_recommended(
     assert main(["export", str(bench), "--recommended", "--out", str(tmp_path / "m")]) == 0
     assert "threshold" in capsys.readouterr().out
     assert load_bundle(tmp_path / "m").spec["threshold"]["rule"] == "youden"
-    assert main(["export", str(tmp_path / "nobench"), "--recommended", "--out", str(tmp_path / "n")]) == 2
+    assert main(["export", str(tmp_path / "nobench"), "--recommended", "--out", str(tmp_path / "n")]) == 3
 
 
 def test_an_onnx_graph_that_disagrees_is_not_kept(

@@ -80,7 +80,7 @@ def test_an_empty_folder_is_refused(
 ) -> None:
     (tmp_path / "empty").mkdir()
     code = main(["predict", str(bundle_dir), str(tmp_path / "empty"), "--out", str(tmp_path / "p.csv")])
-    assert code == 2 and "holds no image files" in capsys.readouterr().err
+    assert code == 3 and "holds no image files" in capsys.readouterr().err
     assert not (tmp_path / "p.csv").exists()
     with pytest.raises(FileNotFoundError, match="does not exist"):
         collect_inputs([tmp_path / "nowhere"])

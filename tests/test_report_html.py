@@ -37,7 +37,7 @@ def test_cli_report_and_bad_folder(bench: Path, tmp_path: Path, capsys: pytest.C
     assert main(["report", str(bench), "--constraint", "specificity>=0.9", "--n-bootstrap", "50"]) == 0
     assert "report.html" in capsys.readouterr().out
     assert "specificity &gt;= 0.9" in (bench / "report.html").read_text()
-    assert main(["report", str(tmp_path)]) == 2
+    assert main(["report", str(tmp_path)]) == 3
     assert "is not a benchmark folder" in capsys.readouterr().err
     assert not (tmp_path / "report.html").exists()
 

@@ -8,6 +8,7 @@ that says what failed, what was expected, what was received and how to fix it.
 from __future__ import annotations
 
 __all__ = [
+    "EXIT_CODES",
     "CheckpointError",
     "ConfigError",
     "DataError",
@@ -19,7 +20,10 @@ __all__ = [
 
 
 class MedbalanceError(Exception):
-    """Base class of every error medbalance raises on purpose."""
+    """Base class of every error medbalance raises on purpose.
+
+    ``exit_code`` is the command's exit status (``EXIT_CODES`` lists them all).
+    """
 
     exit_code: int = 2
 
@@ -27,9 +31,13 @@ class MedbalanceError(Exception):
 class ConfigError(MedbalanceError, ValueError):
     """A configuration value or option is unknown, mistyped or out of range."""
 
+    exit_code = 2
+
 
 class DataError(MedbalanceError, ValueError):
     """A manifest, label, split or data source is unusable as given."""
+
+    exit_code = 3
 
 
 class ImageReadError(DataError):
@@ -53,6 +61,21 @@ class LeakageError(DataError):
 class TrainingError(MedbalanceError, RuntimeError):
     """Training stopped because continuing would give meaningless results."""
 
+    exit_code = 4
+
 
 class CheckpointError(MedbalanceError, RuntimeError):
     """A checkpoint is unsafe, incompatible with the run, or unreadable."""
+
+    exit_code = 4
+
+
+#: The exit status of every ``medbalance`` command, by cause.
+EXIT_CODES: dict[int, str] = {
+    0: "done",
+    1: "done, but some items failed (validation problems, images not predicted, benchmark cells failed)",
+    2: "usage or configuration error: an option, flag or config value (nothing was done)",
+    3: "data error: a manifest, label, split, image or input file (nothing was written)",
+    4: "training or checkpoint failure: the run stopped (see its train.log)",
+    130: "interrupted (Ctrl+C): completed files kept, partial ones removed",
+}

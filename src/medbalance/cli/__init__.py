@@ -8,6 +8,7 @@ Heavy imports (torch, Lightning) happen inside the commands, so ``--help`` is fa
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -16,7 +17,7 @@ import typer
 from rich.console import Console
 
 from medbalance import __version__
-from medbalance.errors import MedbalanceError
+from medbalance.errors import ConfigError, DataError, MedbalanceError
 
 __all__ = ["app", "main"]
 
@@ -93,7 +94,13 @@ for _name in _COMMAND_MODULES:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; library errors become a one-line message and exit code 2."""
+    """Run the CLI; errors become a one-line message and the exit code of ``errors.EXIT_CODES``.
+
+    2: usage or configuration, 3: data, 4: training or checkpoint, 1: done with failed
+    items, 130: interrupted. A ``ValueError`` from outside medbalance's own checks is
+    reported the same way (exit 2) instead of as a traceback; ``MEDBALANCE_DEBUG=1``
+    shows the traceback.
+    """
     err = Console(stderr=True)
     try:
         # With standalone_mode=False click returns the code of typer.Exit instead of raising.
@@ -103,7 +110,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except FileNotFoundError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        return 2
+        return DataError.exit_code
+    except ValueError as exc:
+        if os.environ.get("MEDBALANCE_DEBUG"):
+            raise
+        err.print(
+            f"[bold red]error:[/] {exc} (MEDBALANCE_DEBUG=1 shows where)", highlight=False, soft_wrap=True
+        )
+        return ConfigError.exit_code
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except _CLICK_ERRORS as exc:
