@@ -29,6 +29,7 @@ from medbalance.benchmark.units import UnitSpec, build_unit
 from medbalance.config import config_to_dict, dump_config
 from medbalance.errors import MedbalanceError
 from medbalance.io import prepare_output_dir
+from medbalance.outputs import claim_output_dir
 
 __all__ = ["BenchmarkResult", "read_benchmark_config", "run_benchmark"]
 
@@ -229,12 +230,19 @@ def run_benchmark(
         ConfigError: a bad option (checked before anything is written).
         MedbalanceError: ``out`` holds other results, or (on resume) another config.
     """
-    from medbalance.benchmark.executors import threads_per_worker
-
     report = on_event or (lambda event: None)
     started = time.time()
     config = replace(config, out=Path(config.out))
     _, cells = check_benchmark(config)
+    with claim_output_dir(config.out):  # a second benchmark (or demo) on the same folder is refused
+        return _run_claimed(config, cells, report, started)
+
+
+def _run_claimed(
+    config: BenchmarkConfig, cells: list[Cell], report: Callable[[BenchmarkEvent], None], started: float
+) -> BenchmarkResult:
+    from medbalance.benchmark.executors import threads_per_worker
+
     fresh = not (config.resume and (config.out / CONFIG_FILE).is_file())
     _open(config)
     report(BenchmarkEvent("data", message="preparing data sets"))
