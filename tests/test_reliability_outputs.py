@@ -79,9 +79,9 @@ def _image_folder(root: Path, n: int = 12) -> Path:
 def test_claim_is_exclusive_across_processes_and_freed_by_sigkill(tmp_path: Path, hold: type[Holder]) -> None:
     out = tmp_path / "out"
     holder = hold(out)
-    with pytest.raises(OutputBusyError, match=rf"{out}.*another medbalance command \(process {holder.proc.pid}\)"):
-        with claim_output_dir(out):
-            pass
+    busy = rf"{out}.*another medbalance command \(process {holder.proc.pid}\)"
+    with pytest.raises(OutputBusyError, match=busy), claim_output_dir(out):
+        pass
     holder.kill()  # the OS drops a dead process's lock: a crash never blocks the next command
     with claim_output_dir(out):
         assert lock_path(out).is_file()
@@ -136,7 +136,9 @@ def test_train_refused_while_another_writes_the_folder(
 ) -> None:
     out = tmp_path / "run"
     hold(out)
-    _refused(capsys, ["train", "--out", str(out), "--epochs", "1", "--image-size", "32", "--no-progress"], out)
+    _refused(
+        capsys, ["train", "--out", str(out), "--epochs", "1", "--image-size", "32", "--no-progress"], out
+    )
 
 
 def test_demo_refused_while_another_writes_the_folder(

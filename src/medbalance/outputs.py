@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Iterator
@@ -118,8 +119,6 @@ def claim_output_dir(path: str | Path) -> Iterator[Path]:
     finally:
         del depths[lock]
         # Unlink before unlocking: a waiter that opened the old file sees the inode change and retries.
-        try:
+        with contextlib.suppress(OSError):
             lock.unlink()
-        except OSError:
-            pass
         os.close(fd)
