@@ -20,9 +20,10 @@ import pandas as pd
 
 from medbalance.data.manifest import LATERALITIES, SPLITS, Manifest
 from medbalance.data.splits import GroupBy, check_leakage
+from medbalance.errors import DataError
 from medbalance.io import atomic_write_text, file_sha256
 
-__all__ = ["Problem", "ValidationReport", "validate_manifest"]
+__all__ = ["Problem", "ValidationReport", "check_label_spelling", "validate_manifest"]
 
 Severity = Literal["error", "warning"]
 #: Below this many positive groups a 95% CI of sensitivity is wider than about +-0.2.
@@ -149,6 +150,7 @@ def _check_labels(manifest: Manifest, report: ValidationReport) -> None:
             "correct the labels (watch for spaces and case) or declare the classes with --classes",
             rows=bad,
         )
+    _check_label_spelling(manifest, report)
     present = [c for c, n in manifest.class_counts().items() if n > 0]
     if len(present) < 2:
         report.add(
@@ -178,6 +180,39 @@ def _check_labels(manifest: Manifest, report: ValidationReport) -> None:
             f"({', '.join(list(conflicting)[:5])}); aggregation to that level will mix them",
             "check the labels of those images",
             rows=rows,
+        )
+
+
+def check_label_spelling(manifest: Manifest, *, what: str = "the manifest") -> None:
+    """Refuse labels that differ only by case or spaces, before a split counts them as classes.
+
+    Raises:
+        DataError: naming every pair of spellings, their row counts and the fix.
+    """
+    report = ValidationReport(str(manifest.source), len(manifest), manifest.classes)
+    _check_label_spelling(manifest, report)
+    if report.errors:
+        raise DataError(f"{what}: " + "; ".join(f"{p.message} (fix: {p.fix})" for p in report.errors))
+
+
+def _check_label_spelling(manifest: Manifest, report: ValidationReport) -> None:
+    """Labels (or classes) that differ only by case or spaces: ``BENIGN`` and ``benign`` are one class typed twice."""
+    labels = manifest.table["label"]
+    counts = labels.value_counts()
+    spellings: dict[str, set[str]] = {}
+    for value in [*manifest.classes, *counts.index]:
+        spellings.setdefault(" ".join(str(value).split()).casefold(), set()).add(str(value))
+    for group in (sorted(g) for g in spellings.values() if len(g) > 1):
+        described = " and ".join(f"{v!r} ({int(counts.get(v, 0))} rows)" for v in group)
+        keep = max(group, key=lambda v: (v in manifest.classes, int(counts.get(v, 0))))
+        report.add(
+            "error",
+            "label-spelling",
+            f"labels differ only by case or spaces: {described}; they would train as "
+            f"{len(group)} different classes",
+            f"write one spelling in every row (e.g. replace {', '.join(repr(v) for v in group if v != keep)} "
+            f"with {keep!r}), or declare the classes with --classes",
+            rows=labels.index[labels.isin(group)],
         )
 
 
@@ -277,7 +312,28 @@ def _check_files(
     for i, h in enumerate(hashes):
         if h:
             seen.setdefault(h, []).append(i)
-    copies = [rows for rows in seen.values() if len(rows) > 1]
+    for i, path in enumerate(paths):  # a missing file listed twice is still listed twice
+        if not hashes[i]:
+            seen.setdefault(f"path:{path}", []).append(i)
+    groups = [rows for rows in seen.values() if len(rows) > 1]
+    labels = manifest.table["label"]
+    conflicts = [rows for rows in groups if labels.iloc[rows].nunique() > 1]
+    copies = [rows for rows in groups if labels.iloc[rows].nunique() == 1]
+    if conflicts:
+        rows = [r for group in conflicts for r in group]
+        shown_ = "; ".join(
+            f"{paths[g[0]].name}: " + " vs ".join(repr(v) for v in sorted(set(labels.iloc[g])))
+            for g in conflicts[:5]
+        )
+        report.add(
+            "error",
+            "conflicting-file-labels",
+            f"{len(conflicts)} image file(s) are listed more than once with different labels ({shown_}); "
+            "one image cannot be both",
+            "keep one row per image with its correct label",
+            rows=rows,
+            paths=[paths[r] for r in rows],
+        )
     if copies:
         rows = [r for group in copies for r in group]
         report.add(
