@@ -109,6 +109,23 @@ def _open(config: BenchmarkConfig) -> None:
     dump_config(config.identity(), stamp)
 
 
+def _positive_class_lines(data: dict[str, PreparedData]) -> list[str]:
+    """Per binary data set: which class is positive, and a warning when it looks backwards."""
+    from medbalance.data.manifest import load_manifest
+    from medbalance.data.positive import positive_class_warnings
+
+    lines = []
+    for name, prepared in data.items():
+        manifest = load_manifest(prepared.manifest_path)
+        if not manifest.is_binary:
+            continue
+        lines.append(f"data set {name!r}: positive class {manifest.positive!r} (of {list(manifest.classes)})")
+        declared = manifest.positive_class is not None
+        lines += [f"warning: data set {name!r}: {w}" for w in
+                  positive_class_warnings(manifest.positive, manifest.class_counts(), declared=declared)]  # fmt: skip
+    return lines
+
+
 def _units_of(config: BenchmarkConfig, cell: Cell, data: dict[str, PreparedData]) -> tuple[UnitSpec, ...]:
     """The units a cell makes on its own (none with folds: those pool K cells)."""
     if cell.fold >= 0:
@@ -252,6 +269,8 @@ def _run_claimed(
         if fresh:  # an impossible split or a bad manifest leaves no half-made benchmark folder
             shutil.rmtree(config.out, ignore_errors=True)
         raise
+    for line in _positive_class_lines(data):
+        report(BenchmarkEvent("data", message=line))
     mine = select_shard(cells, config.shard_index)
     store = ResultsStore(config.out / STORE_FILE)
     try:

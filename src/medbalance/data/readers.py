@@ -151,6 +151,7 @@ def inspect_image(
         dtype=pixels.dtype.name,
         constant=constant,
         source_format=image.source_format,
+        notes=tuple(image.notes),
     )
 
 

@@ -11,6 +11,7 @@ False when training would be unsafe.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -151,6 +152,15 @@ def _check_labels(manifest: Manifest, report: ValidationReport) -> None:
             rows=bad,
         )
     _check_label_spelling(manifest, report)
+    if manifest.is_binary:
+        from medbalance.data.positive import positive_class_warnings
+
+        report.facts["positive_class"] = manifest.positive
+        declared = manifest.positive_class is not None
+        for text in positive_class_warnings(manifest.positive, manifest.class_counts(), declared=declared):
+            report.add(
+                "warning", "positive-class", text, "pass --positive-class with the finding of interest"
+            )
     present = [c for c, n in manifest.class_counts().items() if n > 0]
     if len(present) < 2:
         report.add(
@@ -270,6 +280,7 @@ def _check_files(
     unreadable: list[int] = []
     reasons: list[str] = []
     constant: list[int] = []
+    noted: dict[str, list[tuple[int, str]]] = {}
     missing_rows = set(missing)
     for i, path in enumerate(paths):
         if progress is not None:
@@ -286,8 +297,12 @@ def _check_files(
         if not check.ok:
             unreadable.append(i)
             reasons.append(f"{path.name}: {check.reason}")
-        elif check.constant:
-            constant.append(i)
+        else:
+            if check.constant:
+                constant.append(i)
+            for note in check.notes:
+                if not note.startswith(_ROUTINE_NOTES):
+                    noted.setdefault(re.sub(r"\d+(\.\d+)?", "#", note), []).append((i, note))
     if progress is not None:
         progress(len(paths), len(paths))
     if unreadable:
@@ -298,6 +313,17 @@ def _check_files(
             "re-export or remove those files (a truncated download is the usual cause)",
             rows=unreadable,
             paths=[paths[i] for i in unreadable],
+        )
+    for entries in noted.values():
+        rows = [i for i, _ in entries]
+        examples = "; ".join(f"{paths[i].name}: {note}" for i, note in entries[:3])
+        report.add(
+            "warning",
+            "reader-note",
+            f"{len(rows)} image(s) were changed while reading ({examples})",
+            _NOTE_FIXES.get(entries[0][1].split(":")[0], "check that the reading matches what you expect"),
+            rows=rows,
+            paths=[paths[i] for i in rows],
         )
     if constant:
         report.add(
@@ -345,6 +371,21 @@ def _check_files(
             paths=[paths[r] for r in rows],
         )
     return hashes
+
+
+#: Reader notes that describe the standard reading of a file, not a surprise: not reported.
+_ROUTINE_NOTES = (
+    "MONOCHROME1 inverted",
+    "window centre ",
+    "VOI LUT table applied",
+    "grey palette converted to L",
+    "alpha channel fully opaque",
+)
+_NOTE_FIXES = {
+    "alpha not fully opaque": "re-export the images without transparency (a mask or overlay saved in the alpha "
+    "channel turns tissue black)",
+    "palette converted to RGB": "re-export as greyscale or RGB; a palette image may have lost grey levels",
+}
 
 
 def _check_groups(

@@ -240,6 +240,11 @@ def _evaluate_into(run: RunPredictions, out_dir: Path, config: EvaluateConfig) -
     reliability = small_sample_warning(test.labels, groups, run.classes)
     if reliability:
         section.warnings.append(reliability)
+    if run.is_binary:
+        from medbalance.data.positive import positive_class_warnings
+
+        counts = run.training_class_counts or run.test["label"].astype(str).value_counts().to_dict()
+        section.warnings.extend(positive_class_warnings(str(run.positive_class), counts))
     try:
         fig_dir = staging / "figures"
         if run.is_binary:

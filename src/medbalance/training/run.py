@@ -276,6 +276,15 @@ def _train(config: TrainConfig, summary: dict[str, Any], extra: list[Callback]) 
         device=device.accelerator,
         precision=device.precision,
     )
+    if manifest.is_binary:
+        from medbalance.data.positive import describe_positive_class, positive_class_warnings
+
+        declared = manifest.positive_class is not None
+        log.info(describe_positive_class(manifest.positive, manifest.classes, declared=declared))
+        notes = positive_class_warnings(manifest.positive, manifest.class_counts("train"), declared=declared)
+        for note in notes:
+            log.warning(note)
+        summary["positive_class_warnings"] = notes
     pl.seed_everything(config.seed, workers=True, verbose=False)
     strategy = _fit_strategy(strategy, config, data)
     summary["strategy"] = strategy.describe()
