@@ -149,7 +149,7 @@ def _build_into(
         check_images=check_images,
         progress=progress,
     )
-    path = manifest.save(out_dir / "manifest.csv")
+    path = manifest.save(out_dir / "manifest.csv", relative=True)  # relative to the manifest, as documented
     counts = split_counts(manifest)
     atomic_write_text(out_dir / "split_counts.csv", counts.to_csv(index_label="split"))
     report.save(out_dir / "validation.json")

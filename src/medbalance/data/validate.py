@@ -11,6 +11,7 @@ False when training would be unsafe.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -107,6 +108,7 @@ def validate_manifest(
     check_images: bool = True,
     max_pixels: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    too_small_fix: str | None = None,
 ) -> ValidationReport:
     """Check a manifest (and its image files) for everything that makes training unsafe.
 
@@ -119,6 +121,9 @@ def validate_manifest(
             way to catch truncated files before training).
         max_pixels: the pixel limit passed to the reader.
         progress: called with (done, total) while images are checked.
+        too_small_fix: the fix shown for a class with fewer groups than ``n_folds``
+            (default: names ``--folds``, the option of ``data`` and ``validate``);
+            ``{cls}``, ``{count}``, ``{group_by}`` are filled in.
 
     Returns:
         The report; ``report.ok`` is False when training would be unsafe.
@@ -134,7 +139,7 @@ def validate_manifest(
     _check_labels(manifest, report)
     _check_columns(manifest, report)
     hashes = _check_files(manifest, report, check_images, max_pixels, progress)
-    _check_groups(manifest, report, n_folds, group_by, hashes)
+    _check_groups(manifest, report, n_folds, group_by, hashes, too_small_fix)
     return report
 
 
@@ -268,11 +273,21 @@ def _check_files(
     paths = manifest.paths()
     missing = [i for i, p in enumerate(paths) if not p.is_file()]
     if missing:
+        written = [manifest.table["path"].iloc[i] for i in missing]
+        examples = ", ".join(
+            f"'{w}'" for w in written[:3]
+        )  # as written: repr() would double backslashes + (" ..." if len(written) > 3 else "")
+        fix = f"restore the files or remove their rows; paths are relative to the manifest's folder ({manifest.root})"
+        if any("\\" in w for w in written) and os.sep != "\\":
+            fix = (
+                "the paths use Windows backslashes ('\\'), which name no folder here: write them with '/' "
+                "(e.g. images/a.png), relative to the manifest's folder"
+            )
         report.add(
             "error",
             "missing-file",
-            f"{len(missing)} image file(s) referenced by the manifest do not exist",
-            "restore the files or remove their rows; paths are relative to the manifest's folder",
+            f"{len(missing)} image file(s) referenced by the manifest do not exist, e.g. {examples}",
+            fix,
             rows=missing,
             paths=[paths[i] for i in missing],
         )
@@ -394,6 +409,7 @@ def _check_groups(
     n_folds: int,
     group_by: GroupBy,
     hashes: Sequence[str] | None,
+    too_small_fix: str | None = None,
 ) -> None:
     from medbalance.data.splits import GROUP_BY_COLUMN
 
@@ -416,7 +432,9 @@ def _check_groups(
                 "error",
                 "class-too-small",
                 f"class {cls!r} has {count} {group_by} group(s), fewer than the {n_folds} folds",
-                f"add data or use at most {count} folds (--folds)",
+                (too_small_fix or "add data or use at most {count} folds (--folds)").format(
+                    cls=cls, count=count, group_by=group_by
+                ),
             )
         elif 0 < count < SMALL_CLASS_WARNING:
             report.add(
