@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import pickle
 import time
 import warnings
 from collections.abc import Sequence
@@ -32,7 +33,7 @@ import torch
 from lightning.pytorch.callbacks import Callback
 
 from medbalance.config import config_to_dict, dump_config
-from medbalance.errors import MedbalanceError
+from medbalance.errors import CheckpointError, MedbalanceError
 from medbalance.io import prepare_output_dir
 from medbalance.outputs import claim_output_dir
 from medbalance.strategies import Strategy, create_strategy
@@ -330,7 +331,14 @@ def _train(config: TrainConfig, summary: dict[str, Any], extra: list[Callback]) 
         ckpt_path = str(out / "checkpoints" / "last.ckpt")
         log.info("resuming %s at epoch %d", out, task.start_epoch)
     summary[_FIT_STARTED] = True
-    trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+    try:
+        trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+    except pickle.UnpicklingError as exc:  # only the resume checkpoint is unpickled, never with code
+        raise CheckpointError(
+            f"{ckpt_path}: refused to load: the checkpoint holds Python objects that torch.load(weights_only=True) "
+            f"does not allow ({str(exc).strip().splitlines()[-1] if str(exc).strip() else 'unpickling error'}); "
+            "medbalance never unpickles code. Start the run again without --resume (add --overwrite)."
+        ) from exc
     best = ckpt.kept[0] if ckpt.kept else None
     summary.update(
         collapse_events=collapse.events,
