@@ -310,8 +310,14 @@ def load_manifest(
     if side.is_file():
         try:
             meta = json.loads(side.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise DataError(f"{side}: not valid JSON ({exc}); delete it or fix it.") from exc
+        # found by fuzzing: a sidecar holding a number or a list crashed with AttributeError
+        if not isinstance(meta, dict) or not isinstance(meta.get("classes") or [], list):
+            raise DataError(
+                f"{side}: must hold a JSON object with a 'classes' list (written by `medbalance data`); "
+                "delete it or fix it."
+            )
     chosen: list[str] = [str(c) for c in (classes or meta.get("classes") or [])]  # type: ignore[attr-defined]
     if not chosen and "label" in table.columns:
         chosen = infer_classes(table["label"])

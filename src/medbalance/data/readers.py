@@ -197,6 +197,12 @@ def read_pixel_spacing_mm(path: str | os.PathLike[str]) -> float | None:
             values = [float(v) for v in (ds.get(keyword) or [])]
         except (TypeError, ValueError):
             continue
+        except MemoryError:
+            raise
+        except Exception as exc:  # pydicom parses lazily: a damaged element fails here (found by fuzzing)
+            raise ImageReadError(
+                file, f"DICOM {keyword} cannot be parsed ({type(exc).__name__}: {exc})"
+            ) from exc
         if len(values) == 2 and all(np.isfinite(v) and v > 0 for v in values):
             return float(np.mean(values))
     return None
