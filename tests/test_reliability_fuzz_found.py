@@ -127,6 +127,19 @@ def test_a_sidecar_that_is_not_an_object_is_a_clear_error(
     assert "manifest.meta.json: must hold a JSON object" in _text(capsys)
 
 
+def test_a_bundle_with_infinity_in_its_json_is_a_clear_error(
+    bundle_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bundle = tmp_path / "bundle"
+    shutil.copytree(bundle_dir, bundle)
+    spec = json.loads((bundle / "bundle.json").read_text())
+    spec["task"] = float("inf")  # json.dumps writes Infinity; the digest check raised ValueError
+    (bundle / "bundle.json").write_text(json.dumps(spec))
+    Image.fromarray(np.zeros((32, 32), np.uint8)).save(tmp_path / "x.png")
+    assert main(["predict", str(bundle), str(tmp_path / "x.png"), "--out", str(tmp_path / "p.csv")]) == 2
+    assert "Infinity is not a JSON number" in _text(capsys)
+
+
 @pytest.mark.parametrize(
     "changes",
     [{"classes": None}, {"classes": ["a"]}, {"model": {"name": 3}}, {"positive_class": "zzz"},

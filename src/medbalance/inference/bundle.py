@@ -140,6 +140,10 @@ def _check_files(folder: Path, spec: Mapping[str, Any]) -> None:
             )
 
 
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number (export writes none)")
+
+
 def read_bundle_spec(folder: str | Path) -> dict[str, Any]:
     """``bundle.json``, checked: format version, its own digest, and every file's SHA-256.
 
@@ -156,8 +160,8 @@ def read_bundle_spec(folder: str | Path) -> dict[str, Any]:
         )
         raise BundleError(f"{path} does not exist{hint}; pass a folder written by `medbalance export`.")
     try:
-        spec = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+        spec = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constant)
+    except (OSError, ValueError) as exc:  # ValueError: bad JSON, bad UTF-8, NaN/Infinity (found by fuzzing)
         raise BundleError(f"{path} is not readable JSON ({exc}); re-export the bundle.") from exc
     if not isinstance(spec, dict):
         raise BundleError(f"{path} must hold a JSON object; re-export the bundle.")
