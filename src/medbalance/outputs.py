@@ -86,12 +86,31 @@ def _acquire(lock: Path, folder: Path) -> int:
         os.close(fd)  # we locked a file its holder had already removed; take the new one
 
 
+def _remove_leftovers(folder: Path) -> None:
+    """Staging and retired copies a killed writer left beside ``folder``.
+
+    Safe only under the claim: no live writer of ``folder`` exists, so every
+    ``.NAME.staging*`` / ``.NAME.old-*`` sibling belongs to a dead one.
+    """
+    import glob
+    import shutil
+
+    name = glob.escape(folder.name)
+    leftovers = [folder.parent / f".{folder.name}.staging"]
+    for pattern in (f".{name}.staging-*", f".{name}.old-*"):
+        leftovers += folder.parent.glob(pattern)
+    for leftover in leftovers:
+        if leftover.is_dir() and not leftover.is_symlink():
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
 @contextmanager
 def claim_output_dir(path: str | Path) -> Iterator[Path]:
     """Hold the exclusive claim on output folder ``path`` for the ``with`` block.
 
     Creates the parent folder if needed (not ``path`` itself). Re-entrant within
     one thread; a second process (or thread) claiming the same folder is refused.
+    Staging folders a killed writer left beside ``path`` are removed once claimed.
 
     Raises:
         OutputBusyError: another command holds the claim.
@@ -114,6 +133,7 @@ def claim_output_dir(path: str | Path) -> Iterator[Path]:
     except OSError as exc:
         raise MedbalanceError(f"cannot write to output folder {folder}: {exc}") from exc
     depths[lock] = 1
+    _remove_leftovers(folder)
     try:
         yield Path(path)
     finally:
