@@ -65,3 +65,50 @@ def test_sigkill_during_data_keeps_the_earlier_output_and_blocks_nothing(tmp_pat
     assert not list(tmp_path.glob(".out.*"))  # ...and the next run cleared it
     assert not lock_path(out).exists()
     assert (out / "manifest.csv").read_text().count("\n") == 601
+
+
+def _train(out: Path, *extra: str) -> subprocess.Popen[str]:
+    env = {
+        **os.environ,
+        "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", ""),
+        "HF_HUB_OFFLINE": "1",
+    }
+    argv = [sys.executable, "-m", "medbalance", "train", "--data", "phantoms", "--phantom-patients", "40",
+            "--phantom-size", "64", "--image-size", "32", "--batch-size", "4", "--epochs", "4", "--out", str(out),
+            "--no-progress", "--cache-dir", str(out.parent / "cache"), *extra]  # fmt: skip
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+@pytest.mark.slow
+def test_sigkill_mid_training_then_resume_finishes_each_epoch_once(tmp_path: Path) -> None:
+    import json
+
+    import pandas as pd
+
+    out = tmp_path / "run"
+    victim = _train(out)
+    last = out / "checkpoints" / "last.json"
+    deadline = time.time() + 400
+    while victim.poll() is None and time.time() < deadline:
+        if last.is_file() and json.loads(last.read_text())["epoch"] >= 1:
+            break
+        time.sleep(0.05)
+    assert victim.poll() is None, "the run ended before it could be killed"
+    time.sleep(0.5)  # into the next epoch
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(timeout=30)
+    killed_at = json.loads(last.read_text())["epoch"]
+    assert killed_at < 3
+    for name in ("config.yaml", "split.csv"):
+        assert (out / name).is_file()
+    main_exit(_train(out, "--resume"))  # the lock died with the killed process: the resume may claim it
+    history = pd.read_csv(out / "history.csv")
+    assert history["epoch"].tolist() == [0, 1, 2, 3]  # each epoch once: none lost, none duplicated
+    assert json.loads((out / "summary.json").read_text())["status"] == "completed"
+    assert not lock_path(out).exists()
+
+
+def main_exit(proc: subprocess.Popen[str]) -> int:
+    code = proc.wait(timeout=600)
+    assert code == 0, proc.stderr.read() if proc.stderr else ""
+    return code
