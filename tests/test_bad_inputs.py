@@ -595,7 +595,9 @@ def test_row27_symlinked_image_is_recorded_by_its_resolved_path(
     assert _run(capsys, "data", "folder", root, "--out", out, *SMALL_SPLIT, "--group-by", "image")[0] == 0
     back = load_manifest(out / "manifest.csv")
     row = back.table.index[back.table["image_id"] == "malignant/link.png"][0]
-    assert back.table.loc[row, "path"] == str(target.resolve())  # the file itself, not the link
+    # the file itself, not the link, relative to the manifest's folder (README: paths are relative to it)
+    assert back.table.loc[row, "path"] == "../store/real.png"
+    assert back.paths()[row].resolve() == target.resolve()
 
 
 # ---- rows 3, 4, 5, 9, 10, 11, 12, 28: every bad image of a folder in one validation ----------

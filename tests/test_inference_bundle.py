@@ -155,7 +155,7 @@ def _flip_byte(path: Path) -> None:
         (lambda d: _flip_byte(d / WEIGHTS_FILE), r"model\.safetensors does not match the SHA-256"),
         (lambda d: (d / BUNDLE_FILE).write_text((d / BUNDLE_FILE).read_text().replace('"positive_class": "malignant"', '"positive_class": "non-malignant"')),
          r"bundle\.json was modified after export"),
-        (lambda d: _rewrite(d, lambda s: s.update(classes=["a", "b", "c"])), r"do not fit 3 classes"),
+        (lambda d: _rewrite(d, lambda s: s.update(classes=["benign", "malignant", "c"])), r"do not fit 3 classes"),
         (lambda d: _rewrite(d, lambda s: s.update(format_version=99)), r"format_version 99, newer than"),
         (lambda d: (d / BUNDLE_FILE).unlink(), r"bundle\.json does not exist"),
     ],

@@ -138,11 +138,18 @@ def run_demo(config: DemoConfig, on_event: Callable[[BenchmarkEvent], None] | No
         MedbalanceError: ``out`` holds other results (without ``overwrite``), a resumed demo had other
             settings, or a cell failed (``--resume`` redoes it).
     """
+    from medbalance.outputs import claim_output_dir
+
+    settings = demo_benchmark_config(config)
+    with claim_output_dir(settings.out):  # held until the report is written, not only the benchmark
+        return _demo_claimed(settings, on_event)
+
+
+def _demo_claimed(settings: BenchmarkConfig, on_event: Callable[[BenchmarkEvent], None] | None) -> DemoResult:
     from medbalance.benchmark.leaderboard import load_benchmark_frames, summarize_over_seeds, wide_leaderboard
     from medbalance.benchmark.run import run_benchmark
     from medbalance.report.html import ReportConfig, write_report
 
-    settings = demo_benchmark_config(config)
     result = run_benchmark(settings, on_event=on_event)
     if result.failed:
         raise MedbalanceError(

@@ -60,9 +60,15 @@ def _load(spec: DataSetSpec, config: BenchmarkConfig, root: Path) -> Manifest:
     elif spec.class_map is not None:
         from medbalance.data.class_map import apply_class_map
 
-        manifest = apply_class_map(load_manifest(spec.source), spec.class_map, positive_class=spec.positive_class)
+        manifest = apply_class_map(
+            load_manifest(spec.source), spec.class_map, positive_class=spec.positive_class
+        )
     else:
         manifest = load_manifest(spec.source, classes=spec.classes, positive_class=spec.positive_class)
+    if not spec.uses_phantoms:  # before the split, which would count 'BENIGN' and 'benign' as two classes
+        from medbalance.data.validate import check_label_spelling
+
+        check_label_spelling(manifest, what=f"data set {spec.name!r} ({spec.source})")
     if spec.domains is not None:
         table = manifest.table
         missing = sorted(set(spec.domains) - set(table["domain"]))

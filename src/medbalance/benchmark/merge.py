@@ -19,6 +19,7 @@ import yaml
 from medbalance.benchmark.store import ResultsStore
 from medbalance.errors import MedbalanceError
 from medbalance.io import prepare_output_dir
+from medbalance.outputs import claim_output_dir
 
 __all__ = ["MergeResult", "merge_benchmarks"]
 
@@ -83,6 +84,11 @@ def merge_benchmarks(shards: Sequence[Path], out: Path, *, overwrite: bool = Fal
                 )
             if row[0] not in best or (row[status] == "completed" and best[row[0]][1][status] != "completed"):
                 best[row[0]] = (shard, row)
+    with claim_output_dir(out):
+        return _merge_claimed(shards, Path(out), best, overwrite)
+
+
+def _merge_claimed(shards: list[Path], out: Path, best: dict[str, tuple[Path, tuple]], overwrite: bool) -> MergeResult:
     out = prepare_output_dir(Path(out), overwrite=overwrite)
     try:
         return _write(shards, out, best)

@@ -29,6 +29,7 @@ from medbalance.benchmark.units import UnitSpec, build_unit
 from medbalance.config import config_to_dict, dump_config
 from medbalance.errors import MedbalanceError
 from medbalance.io import prepare_output_dir
+from medbalance.outputs import claim_output_dir
 
 __all__ = ["BenchmarkResult", "read_benchmark_config", "run_benchmark"]
 
@@ -106,6 +107,23 @@ def _open(config: BenchmarkConfig) -> None:
         )
     prepare_output_dir(config.out, overwrite=config.overwrite)
     dump_config(config.identity(), stamp)
+
+
+def _positive_class_lines(data: dict[str, PreparedData]) -> list[str]:
+    """Per binary data set: which class is positive, and a warning when it looks backwards."""
+    from medbalance.data.manifest import load_manifest
+    from medbalance.data.positive import positive_class_warnings
+
+    lines = []
+    for name, prepared in data.items():
+        manifest = load_manifest(prepared.manifest_path)
+        if not manifest.is_binary:
+            continue
+        lines.append(f"data set {name!r}: positive class {manifest.positive!r} (of {list(manifest.classes)})")
+        declared = manifest.positive_class is not None
+        lines += [f"warning: data set {name!r}: {w}" for w in
+                  positive_class_warnings(manifest.positive, manifest.class_counts(), declared=declared)]  # fmt: skip
+    return lines
 
 
 def _units_of(config: BenchmarkConfig, cell: Cell, data: dict[str, PreparedData]) -> tuple[UnitSpec, ...]:
@@ -229,12 +247,19 @@ def run_benchmark(
         ConfigError: a bad option (checked before anything is written).
         MedbalanceError: ``out`` holds other results, or (on resume) another config.
     """
-    from medbalance.benchmark.executors import threads_per_worker
-
     report = on_event or (lambda event: None)
     started = time.time()
     config = replace(config, out=Path(config.out))
     _, cells = check_benchmark(config)
+    with claim_output_dir(config.out):  # a second benchmark (or demo) on the same folder is refused
+        return _run_claimed(config, cells, report, started)
+
+
+def _run_claimed(
+    config: BenchmarkConfig, cells: list[Cell], report: Callable[[BenchmarkEvent], None], started: float
+) -> BenchmarkResult:
+    from medbalance.benchmark.executors import threads_per_worker
+
     fresh = not (config.resume and (config.out / CONFIG_FILE).is_file())
     _open(config)
     report(BenchmarkEvent("data", message="preparing data sets"))
@@ -244,6 +269,8 @@ def run_benchmark(
         if fresh:  # an impossible split or a bad manifest leaves no half-made benchmark folder
             shutil.rmtree(config.out, ignore_errors=True)
         raise
+    for line in _positive_class_lines(data):
+        report(BenchmarkEvent("data", message=line))
     mine = select_shard(cells, config.shard_index)
     store = ResultsStore(config.out / STORE_FILE)
     try:

@@ -15,9 +15,10 @@ from medbalance.errors import ConfigError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from medbalance.data.manifest import Manifest
     from medbalance.data.validate import ValidationReport
 
-__all__ = ["print_counts", "print_report", "register"]
+__all__ = ["print_counts", "print_positive_class", "print_report", "register"]
 
 console = Console()
 
@@ -79,6 +80,17 @@ def print_counts(counts: pd.DataFrame, title: str = "Images per split and class"
     console.print(table)
 
 
+def print_positive_class(manifest: Manifest) -> None:
+    """The positive class of a binary manifest, and where it came from."""
+    from medbalance.data.positive import describe_positive_class
+
+    if manifest.is_binary:
+        declared = manifest.positive_class is not None
+        console.print(
+            describe_positive_class(manifest.positive, manifest.classes, declared=declared), highlight=False
+        )
+
+
 def print_report(report: ValidationReport) -> None:
     """A Rich table of validation problems, or a one-line all-clear."""
     if not report.problems:
@@ -110,7 +122,8 @@ def data(
     classes: str | None = typer.Option(None, help="Ordered class list, comma-separated."),
     positive_class: str | None = typer.Option(None, help="The finding of interest in a binary task."),
     class_map: str | None = typer.Option(
-        None, help="Re-label classes, e.g. 'melanoma=melanoma,*=rest' (binary from multi-class; * = every other)."
+        None,
+        help="Re-label classes, e.g. 'melanoma=melanoma,*=rest' (binary from multi-class; * = every other).",
     ),
     path_col: str | None = typer.Option(None, help="csv: column with image paths."),
     label_col: str | None = typer.Option(None, help="csv: column with labels."),
@@ -175,6 +188,7 @@ def data(
     m = result.manifest
     patients = m.table["patient_id"].nunique()
     console.print(f"{len(m)} images, {patients} patients, classes {list(m.classes)}")
+    print_positive_class(m)
     print_counts(result.counts)
     print_report(result.report)
     console.print(f"wrote {result.manifest_path}")
@@ -215,6 +229,7 @@ def validate(
             progress=lambda done, total: bar.update(task_id, completed=done),
         )
     out = result.save(report or manifest_path.with_name(manifest_path.stem + ".validation.json"))
+    print_positive_class(manifest)
     print_report(result)
     console.print(f"wrote {out}")
     if not result.ok:

@@ -98,6 +98,11 @@ def _print_summary(result: EvaluationResult) -> None:
     for label, text in result.summary_rows:
         table.add_row(label, text)
     console.print(table)
+    positive = result.metrics["run"].get("positive_class")
+    if positive:
+        console.print(
+            f"positive class: {positive!r} (sensitivity, PPV and AUPRC are about it)", highlight=False
+        )
     for warning in result.warnings:
         console.print(f"[bold yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     console.print(

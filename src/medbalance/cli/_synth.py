@@ -30,7 +30,12 @@ def insert(
         "--lesion",
         help="Lesion type: mass, circumscribed-mass, calcification, coarse-calcification, distortion.",
     ),
-    spacing_mm: float = typer.Option(0.2, "--spacing-mm", help="Pixel spacing in mm (mini-MIAS: 0.2)."),
+    spacing_mm: float | None = typer.Option(
+        None,
+        "--spacing-mm",
+        help="Pixel spacing in mm (mini-MIAS: 0.2). Default: the DICOM header's PixelSpacing, then "
+        "ImagerPixelSpacing; required when the file has neither (PNG, JPEG, ...).",
+    ),
     seed: int = typer.Option(0, help="Random seed; the same seed writes the same image."),
     n: int = typer.Option(1, "--n", help="Number of lesions to insert."),
     size_mm: float | None = typer.Option(None, "--size-mm", help="Lesion diameter in mm (sampled if unset)."),

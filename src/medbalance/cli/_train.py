@@ -202,8 +202,11 @@ def train(
         for k, v in metrics.items()
         if k in ("auc_roc", "sensitivity", "specificity") and v is not None
     )
+    positive = result.summary.get("positive_class")
+    about = f"; positive class {positive!r}" if positive else ""
     Console().print(
-        f"[bold green]{result.status}[/]: best epoch {result.best_epoch}; test {shown or 'n/a'}; run folder {result.out}"
+        f"[bold green]{result.status}[/]: best epoch {result.best_epoch}; test {shown or 'n/a'}{about}; "
+        f"run folder {result.out}"
     )
 
 

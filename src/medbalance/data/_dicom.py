@@ -42,6 +42,18 @@ def read_with_pydicom(path: Path, *, max_pixels: int | None, frame_policy: str) 
     Raises:
         ImageReadError: with the reason and the fix.
     """
+    try:
+        return _read(path, max_pixels=max_pixels, frame_policy=frame_policy)
+    except (ImageReadError, MemoryError):
+        raise
+    except Exception as exc:
+        # pydicom parses header values lazily: a damaged value fails where it is first used (found by fuzzing)
+        raise ImageReadError(
+            path, f"a DICOM header value cannot be used ({type(exc).__name__}: {exc}); re-export the file"
+        ) from exc
+
+
+def _read(path: Path, *, max_pixels: int | None, frame_policy: str) -> ImageData:
     ds = _read_dataset(path)
     _require_pixel_data(ds, path)
     rows, columns = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
@@ -52,6 +64,11 @@ def read_with_pydicom(path: Path, *, max_pixels: int | None, frame_policy: str) 
             f"{max_pixels} pixels; raise max_pixels (--max-pixels on the CLI) if the image is genuine",
         )
     transfer_syntax = UID(ds.file_meta.get("TransferSyntaxUID", "") if hasattr(ds, "file_meta") else "")
+    if transfer_syntax and not transfer_syntax.is_transfer_syntax:  # found by fuzzing: ValueError later
+        raise ImageReadError(
+            path,
+            f"TransferSyntaxUID {str(transfer_syntax)!r} in the file meta is not a transfer syntax; re-export the file",
+        )
     _require_decoder(transfer_syntax, path)
     _require_complete_native_data(ds, transfer_syntax, path)
     notes: list[str] = []
@@ -191,7 +208,10 @@ def _decode(
     except MemoryError:
         raise
     except Exception as exc:  # decoder failures differ per plugin; all are per-file problems
-        hint = f"; a different decoder may help: {_CODECS_HINT}" if transfer_syntax.is_compressed else ""
+        compressed = (
+            bool(transfer_syntax) and transfer_syntax.is_compressed
+        )  # '' has no is_compressed (fuzzing)
+        hint = f"; a different decoder may help: {_CODECS_HINT}" if compressed else ""
         raise ImageReadError(
             path, f"pixel data cannot be decoded ({type(exc).__name__}: {exc}){hint}"
         ) from exc

@@ -106,6 +106,7 @@ class ImageCheck:
         dtype: numpy dtype name of the decoded pixels ("" when not ``ok``).
         constant: every pixel has the same value (max == min).
         source_format: format detected from the content ("" when unknown).
+        notes: what the reader did beyond plain decoding (alpha, palette, frames, ...).
     """
 
     ok: bool
@@ -114,6 +115,7 @@ class ImageCheck:
     dtype: str = ""
     constant: bool = False
     source_format: str = ""
+    notes: tuple[str, ...] = ()
 
 
 def integer_range(bits: int, *, signed: bool) -> tuple[float, float]:

@@ -221,7 +221,14 @@ def _composite_on_black(image: Image.Image, notes: list[str]) -> tuple[np.ndarra
     values = np.asarray(image.convert("RGBA" if image.mode in ("RGBA", "RGBa", "P", "PA") else "LA"))
     colour, alpha = values[..., :-1].astype(np.float64), values[..., -1:].astype(np.float64) / 255.0
     composited = np.rint(colour * alpha).astype(np.uint8)
-    notes.append("alpha composited onto black")
+    transparent = float((alpha < 1.0).mean())
+    if transparent > 0:  # validate reports it: half a breast can turn black
+        notes.append(
+            f"alpha not fully opaque: {transparent:.1%} of pixels partly or fully transparent, composited onto "
+            "black (those parts darkened)"
+        )
+    else:
+        notes.append("alpha channel fully opaque (dropped)")
     if composited.shape[-1] == 1:
         return composited[..., 0], 8, "L"
     return composited, 8, "RGB"

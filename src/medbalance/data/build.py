@@ -20,6 +20,7 @@ from medbalance.data.manifest import Manifest, load_manifest
 from medbalance.data.splits import GroupBy, assign_folds, split_counts, split_manifest
 from medbalance.data.validate import ValidationReport, validate_manifest
 from medbalance.io import atomic_write_text, check_output_dir, replace_dir
+from medbalance.outputs import claim_output_dir
 
 __all__ = ["DatasetBuild", "build_dataset"]
 
@@ -80,13 +81,26 @@ def build_dataset(
         never removes earlier results.
     """
     out_dir = Path(out_dir)
+    with claim_output_dir(out_dir):  # a second `data --out` on the same folder is refused
+        return _build_claimed(
+            adapter, Path(source), out_dir, dict(options or {}), fractions, group_by, seed,
+            n_folds, resplit, check_images, overwrite, progress, class_map, positive_class,
+        )  # fmt: skip
+
+
+def _build_claimed(
+    adapter: str, source: Path, out_dir: Path, options: dict[str, Any], fractions: Sequence[float],
+    group_by: GroupBy, seed: int, n_folds: int | None, resplit: bool, check_images: bool, overwrite: bool,
+    progress: Callable[[int, int], None] | None, class_map: str | Mapping[str, str] | None,
+    positive_class: str | None,
+) -> DatasetBuild:  # fmt: skip
     check_output_dir(out_dir, overwrite=overwrite)
     staging = out_dir.with_name(f".{out_dir.name}.staging-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
         result = _build_into(
-            adapter, Path(source), staging, dict(options or {}), fractions, group_by, seed,
+            adapter, source, staging, options, fractions, group_by, seed,
             n_folds, resplit, check_images, progress, class_map, positive_class,
         )  # fmt: skip
         replace_dir(staging, out_dir)
@@ -135,7 +149,7 @@ def _build_into(
         check_images=check_images,
         progress=progress,
     )
-    path = manifest.save(out_dir / "manifest.csv")
+    path = manifest.save(out_dir / "manifest.csv", relative=True)  # relative to the manifest, as documented
     counts = split_counts(manifest)
     atomic_write_text(out_dir / "split_counts.csv", counts.to_csv(index_label="split"))
     report.save(out_dir / "validation.json")

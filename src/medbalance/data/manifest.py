@@ -9,6 +9,7 @@ a missing value). A missing optional value is the empty string.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -68,15 +69,31 @@ def read_csv_as_strings(path: str | Path, **kwargs: object) -> pd.DataFrame:
     """Read a CSV with every cell as a string and nothing coerced to NaN.
 
     pandas by default turns "NA", "None" and "" into NaN and ``00123`` into 123;
-    both lose information a medical data set depends on.
+    both lose information a medical data set depends on. A header without a comma
+    but with a semicolon, tab or bar (a spreadsheet saved in a locale whose list
+    separator is ";") is read with that delimiter.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"CSV file {path} does not exist; check the path.")
+    if "sep" not in kwargs and "delimiter" not in kwargs:
+        kwargs["sep"] = sniff_delimiter(path)
     try:
         return pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, **kwargs)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         raise DataError(f"{path}: cannot be read as CSV ({exc}).") from exc
+
+
+def sniff_delimiter(path: Path) -> str:
+    """``,`` unless the header line has none and has ``;``, a tab or ``|`` instead."""
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace") as handle:
+            header = handle.readline()
+    except OSError:
+        return ","
+    if "," in header:
+        return ","
+    return next((sep for sep in (";", "\t", "|") if sep in header), ",")
 
 
 @dataclass(frozen=True)
@@ -208,23 +225,34 @@ class Manifest:
         wanted = {split} if isinstance(split, str) else set(split)
         return self.with_table(self.table[self.table["split"].isin(wanted)].reset_index(drop=True))
 
-    def with_root(self, root: Path) -> Manifest:
-        """Rebase relative paths onto another folder, keeping each file where it is."""
+    def with_root(self, root: Path, *, relative: bool = False) -> Manifest:
+        """Rebase relative paths onto another folder, keeping each file where it is.
+
+        Args:
+            root: the new folder.
+            relative: write every path relative to ``root`` (``../images/a.png``), not only
+                those inside it; absolute only where no relative path exists (another drive).
+        """
         root = Path(root).resolve()
         table = self.table.copy()
-        table["path"] = [_relative_or_absolute(self.resolve_path(p).resolve(), root) for p in table["path"]]
+        table["path"] = [
+            _relative_or_absolute(self.resolve_path(p).resolve(), root, anywhere=relative)
+            for p in table["path"]
+        ]
         return replace(self, table=table, root=root)
 
     # ---- persistence -------------------------------------------------------
-    def save(self, path: str | Path) -> Path:
+    def save(self, path: str | Path, *, relative: bool = False) -> Path:
         """Write ``path`` (CSV) and its sidecar ``<stem>.meta.json`` atomically.
 
-        Paths are rewritten relative to the CSV's folder where possible, so the
-        folder can be moved together with its images.
+        Paths of images inside the CSV's folder are written relative to it, so the
+        folder can be moved together with its images; with ``relative`` every path
+        is (``../source/a.png``), which ``medbalance data`` uses: the manifest and
+        its source then move together.
         """
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        rebased = self.with_root(path.parent)
+        rebased = self.with_root(path.parent, relative=relative)
         columns = list(STANDARD_COLUMNS) + rebased.metadata_columns
         atomic_write_text(path, rebased.table[columns].to_csv(index=False))
         meta = {
@@ -243,11 +271,17 @@ def sidecar_path(path: Path) -> Path:
     return path.with_name(path.stem + ".meta.json")
 
 
-def _relative_or_absolute(path: Path, root: Path) -> str:
+def _relative_or_absolute(path: Path, root: Path, *, anywhere: bool = False) -> str:
     try:
         return path.relative_to(root).as_posix()
     except ValueError:
-        return str(path)
+        pass
+    if anywhere:
+        try:
+            return Path(os.path.relpath(path, root)).as_posix()
+        except ValueError:  # another drive (Windows): no relative path exists
+            pass
+    return str(path)
 
 
 def load_manifest(
@@ -276,8 +310,14 @@ def load_manifest(
     if side.is_file():
         try:
             meta = json.loads(side.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise DataError(f"{side}: not valid JSON ({exc}); delete it or fix it.") from exc
+        # found by fuzzing: a sidecar holding a number or a list crashed with AttributeError
+        if not isinstance(meta, dict) or not isinstance(meta.get("classes") or [], list):
+            raise DataError(
+                f"{side}: must hold a JSON object with a 'classes' list (written by `medbalance data`); "
+                "delete it or fix it."
+            )
     chosen: list[str] = [str(c) for c in (classes or meta.get("classes") or [])]  # type: ignore[attr-defined]
     if not chosen and "label" in table.columns:
         chosen = infer_classes(table["label"])

@@ -35,6 +35,7 @@ __all__ = [
     "detect_format",
     "inspect_image",
     "read_image",
+    "read_pixel_spacing_mm",
 ]
 
 FramePolicy = Literal["reject", "first", "mean"]
@@ -150,6 +151,7 @@ def inspect_image(
         dtype=pixels.dtype.name,
         constant=constant,
         source_format=image.source_format,
+        notes=tuple(image.notes),
     )
 
 
@@ -165,3 +167,42 @@ def available_dicom_decoders() -> dict[str, list[str]]:
     from medbalance.data._dicom import list_dicom_decoders
 
     return list_dicom_decoders()
+
+
+def read_pixel_spacing_mm(path: str | os.PathLike[str]) -> float | None:
+    """Pixel spacing in mm from a DICOM header: PixelSpacing, else ImagerPixelSpacing.
+
+    Only the header is read (no pixel data). Non-DICOM files carry no trusted
+    spacing and give ``None``, as does a DICOM without either attribute or with a
+    value that is not a pair of positive numbers. Rows and columns with different
+    spacing give their mean (lesion sizes are isotropic).
+
+    Raises:
+        ImageReadError: the file cannot be read, or its DICOM header cannot be parsed.
+    """
+    file = Path(path)
+    if detect_format(file) != "dicom":
+        return None
+    import pydicom
+
+    try:
+        ds = pydicom.dcmread(file, force=False, stop_before_pixels=True,
+                             specific_tags=["PixelSpacing", "ImagerPixelSpacing"])  # fmt: skip
+    except MemoryError:
+        raise
+    except Exception as exc:  # a corrupt header is a per-file problem, never a crash
+        raise ImageReadError(file, f"DICOM header cannot be parsed ({type(exc).__name__}: {exc})") from exc
+    for keyword in ("PixelSpacing", "ImagerPixelSpacing"):
+        try:
+            values = [float(v) for v in (ds.get(keyword) or [])]
+        except (TypeError, ValueError):
+            continue
+        except MemoryError:
+            raise
+        except Exception as exc:  # pydicom parses lazily: a damaged element fails here (found by fuzzing)
+            raise ImageReadError(
+                file, f"DICOM {keyword} cannot be parsed ({type(exc).__name__}: {exc})"
+            ) from exc
+        if len(values) == 2 and all(np.isfinite(v) and v > 0 for v in values):
+            return float(np.mean(values))
+    return None

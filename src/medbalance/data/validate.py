@@ -11,6 +11,8 @@ False when training would be unsafe.
 from __future__ import annotations
 
 import json
+import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,9 +22,10 @@ import pandas as pd
 
 from medbalance.data.manifest import LATERALITIES, SPLITS, Manifest
 from medbalance.data.splits import GroupBy, check_leakage
+from medbalance.errors import DataError
 from medbalance.io import atomic_write_text, file_sha256
 
-__all__ = ["Problem", "ValidationReport", "validate_manifest"]
+__all__ = ["Problem", "ValidationReport", "check_label_spelling", "validate_manifest"]
 
 Severity = Literal["error", "warning"]
 #: Below this many positive groups a 95% CI of sensitivity is wider than about +-0.2.
@@ -105,6 +108,7 @@ def validate_manifest(
     check_images: bool = True,
     max_pixels: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    too_small_fix: str | None = None,
 ) -> ValidationReport:
     """Check a manifest (and its image files) for everything that makes training unsafe.
 
@@ -117,6 +121,9 @@ def validate_manifest(
             way to catch truncated files before training).
         max_pixels: the pixel limit passed to the reader.
         progress: called with (done, total) while images are checked.
+        too_small_fix: the fix shown for a class with fewer groups than ``n_folds``
+            (default: names ``--folds``, the option of ``data`` and ``validate``);
+            ``{cls}``, ``{count}``, ``{group_by}`` are filled in.
 
     Returns:
         The report; ``report.ok`` is False when training would be unsafe.
@@ -132,7 +139,7 @@ def validate_manifest(
     _check_labels(manifest, report)
     _check_columns(manifest, report)
     hashes = _check_files(manifest, report, check_images, max_pixels, progress)
-    _check_groups(manifest, report, n_folds, group_by, hashes)
+    _check_groups(manifest, report, n_folds, group_by, hashes, too_small_fix)
     return report
 
 
@@ -149,6 +156,16 @@ def _check_labels(manifest: Manifest, report: ValidationReport) -> None:
             "correct the labels (watch for spaces and case) or declare the classes with --classes",
             rows=bad,
         )
+    _check_label_spelling(manifest, report)
+    if manifest.is_binary:
+        from medbalance.data.positive import positive_class_warnings
+
+        report.facts["positive_class"] = manifest.positive
+        declared = manifest.positive_class is not None
+        for text in positive_class_warnings(manifest.positive, manifest.class_counts(), declared=declared):
+            report.add(
+                "warning", "positive-class", text, "pass --positive-class with the finding of interest"
+            )
     present = [c for c, n in manifest.class_counts().items() if n > 0]
     if len(present) < 2:
         report.add(
@@ -178,6 +195,39 @@ def _check_labels(manifest: Manifest, report: ValidationReport) -> None:
             f"({', '.join(list(conflicting)[:5])}); aggregation to that level will mix them",
             "check the labels of those images",
             rows=rows,
+        )
+
+
+def check_label_spelling(manifest: Manifest, *, what: str = "the manifest") -> None:
+    """Refuse labels that differ only by case or spaces, before a split counts them as classes.
+
+    Raises:
+        DataError: naming every pair of spellings, their row counts and the fix.
+    """
+    report = ValidationReport(str(manifest.source), len(manifest), manifest.classes)
+    _check_label_spelling(manifest, report)
+    if report.errors:
+        raise DataError(f"{what}: " + "; ".join(f"{p.message} (fix: {p.fix})" for p in report.errors))
+
+
+def _check_label_spelling(manifest: Manifest, report: ValidationReport) -> None:
+    """Labels (or classes) that differ only by case or spaces: ``BENIGN`` and ``benign`` are one class typed twice."""
+    labels = manifest.table["label"]
+    counts = labels.value_counts()
+    spellings: dict[str, set[str]] = {}
+    for value in [*manifest.classes, *counts.index]:
+        spellings.setdefault(" ".join(str(value).split()).casefold(), set()).add(str(value))
+    for group in (sorted(g) for g in spellings.values() if len(g) > 1):
+        described = " and ".join(f"{v!r} ({int(counts.get(v, 0))} rows)" for v in group)
+        keep = max(group, key=lambda v: (v in manifest.classes, int(counts.get(v, 0))))
+        report.add(
+            "error",
+            "label-spelling",
+            f"labels differ only by case or spaces: {described}; they would train as "
+            f"{len(group)} different classes",
+            f"write one spelling in every row (e.g. replace {', '.join(repr(v) for v in group if v != keep)} "
+            f"with {keep!r}), or declare the classes with --classes",
+            rows=labels.index[labels.isin(group)],
         )
 
 
@@ -223,11 +273,21 @@ def _check_files(
     paths = manifest.paths()
     missing = [i for i, p in enumerate(paths) if not p.is_file()]
     if missing:
+        written = [manifest.table["path"].iloc[i] for i in missing]
+        examples = ", ".join(
+            f"'{w}'" for w in written[:3]
+        )  # as written: repr() would double backslashes + (" ..." if len(written) > 3 else "")
+        fix = f"restore the files or remove their rows; paths are relative to the manifest's folder ({manifest.root})"
+        if any("\\" in w for w in written) and os.sep != "\\":
+            fix = (
+                "the paths use Windows backslashes ('\\'), which name no folder here: write them with '/' "
+                "(e.g. images/a.png), relative to the manifest's folder"
+            )
         report.add(
             "error",
             "missing-file",
-            f"{len(missing)} image file(s) referenced by the manifest do not exist",
-            "restore the files or remove their rows; paths are relative to the manifest's folder",
+            f"{len(missing)} image file(s) referenced by the manifest do not exist, e.g. {examples}",
+            fix,
             rows=missing,
             paths=[paths[i] for i in missing],
         )
@@ -235,6 +295,7 @@ def _check_files(
     unreadable: list[int] = []
     reasons: list[str] = []
     constant: list[int] = []
+    noted: dict[str, list[tuple[int, str]]] = {}
     missing_rows = set(missing)
     for i, path in enumerate(paths):
         if progress is not None:
@@ -251,8 +312,12 @@ def _check_files(
         if not check.ok:
             unreadable.append(i)
             reasons.append(f"{path.name}: {check.reason}")
-        elif check.constant:
-            constant.append(i)
+        else:
+            if check.constant:
+                constant.append(i)
+            for note in check.notes:
+                if not note.startswith(_ROUTINE_NOTES):
+                    noted.setdefault(re.sub(r"\d+(\.\d+)?", "#", note), []).append((i, note))
     if progress is not None:
         progress(len(paths), len(paths))
     if unreadable:
@@ -263,6 +328,17 @@ def _check_files(
             "re-export or remove those files (a truncated download is the usual cause)",
             rows=unreadable,
             paths=[paths[i] for i in unreadable],
+        )
+    for entries in noted.values():
+        rows = [i for i, _ in entries]
+        examples = "; ".join(f"{paths[i].name}: {note}" for i, note in entries[:3])
+        report.add(
+            "warning",
+            "reader-note",
+            f"{len(rows)} image(s) were changed while reading ({examples})",
+            _NOTE_FIXES.get(entries[0][1].split(":")[0], "check that the reading matches what you expect"),
+            rows=rows,
+            paths=[paths[i] for i in rows],
         )
     if constant:
         report.add(
@@ -277,7 +353,28 @@ def _check_files(
     for i, h in enumerate(hashes):
         if h:
             seen.setdefault(h, []).append(i)
-    copies = [rows for rows in seen.values() if len(rows) > 1]
+    for i, path in enumerate(paths):  # a missing file listed twice is still listed twice
+        if not hashes[i]:
+            seen.setdefault(f"path:{path}", []).append(i)
+    groups = [rows for rows in seen.values() if len(rows) > 1]
+    labels = manifest.table["label"]
+    conflicts = [rows for rows in groups if labels.iloc[rows].nunique() > 1]
+    copies = [rows for rows in groups if labels.iloc[rows].nunique() == 1]
+    if conflicts:
+        rows = [r for group in conflicts for r in group]
+        shown_ = "; ".join(
+            f"{paths[g[0]].name}: " + " vs ".join(repr(v) for v in sorted(set(labels.iloc[g])))
+            for g in conflicts[:5]
+        )
+        report.add(
+            "error",
+            "conflicting-file-labels",
+            f"{len(conflicts)} image file(s) are listed more than once with different labels ({shown_}); "
+            "one image cannot be both",
+            "keep one row per image with its correct label",
+            rows=rows,
+            paths=[paths[r] for r in rows],
+        )
     if copies:
         rows = [r for group in copies for r in group]
         report.add(
@@ -291,12 +388,28 @@ def _check_files(
     return hashes
 
 
+#: Reader notes that describe the standard reading of a file, not a surprise: not reported.
+_ROUTINE_NOTES = (
+    "MONOCHROME1 inverted",
+    "window centre ",
+    "VOI LUT table applied",
+    "grey palette converted to L",
+    "alpha channel fully opaque",
+)
+_NOTE_FIXES = {
+    "alpha not fully opaque": "re-export the images without transparency (a mask or overlay saved in the alpha "
+    "channel turns tissue black)",
+    "palette converted to RGB": "re-export as greyscale or RGB; a palette image may have lost grey levels",
+}
+
+
 def _check_groups(
     manifest: Manifest,
     report: ValidationReport,
     n_folds: int,
     group_by: GroupBy,
     hashes: Sequence[str] | None,
+    too_small_fix: str | None = None,
 ) -> None:
     from medbalance.data.splits import GROUP_BY_COLUMN
 
@@ -319,7 +432,9 @@ def _check_groups(
                 "error",
                 "class-too-small",
                 f"class {cls!r} has {count} {group_by} group(s), fewer than the {n_folds} folds",
-                f"add data or use at most {count} folds (--folds)",
+                (too_small_fix or "add data or use at most {count} folds (--folds)").format(
+                    cls=cls, count=count, group_by=group_by
+                ),
             )
         elif 0 < count < SMALL_CLASS_WARNING:
             report.add(

@@ -50,6 +50,7 @@ from medbalance.evaluation._evaluate_multiclass import evaluate_multiclass
 from medbalance.evaluation.aggregation import AggregatedPredictions, aggregate_predictions
 from medbalance.evaluation.run_folder import RunPredictions, load_run_predictions, resolve_training_prior
 from medbalance.io import atomic_write_text, check_output_dir, replace_dir
+from medbalance.outputs import claim_output_dir
 from medbalance.registry import look_up_option
 
 __all__ = ["EvaluateConfig", "EvaluationResult", "check_evaluate_config", "evaluate_run"]
@@ -221,6 +222,11 @@ def evaluate_run(run_dir: str | Path, config: EvaluateConfig | None = None) -> E
     )
     run = load_run_predictions(run_dir)
     out_dir = Path(config.out_dir) if config.out_dir else Path(run_dir) / "evaluation"
+    with claim_output_dir(out_dir):  # a second evaluate of the same folder is refused, not interleaved
+        return _evaluate_into(run, out_dir, config)
+
+
+def _evaluate_into(run: RunPredictions, out_dir: Path, config: EvaluateConfig) -> EvaluationResult:
     check_output_dir(out_dir, overwrite=config.overwrite)
     val, test = _aggregate(run, run.val, config), _aggregate(run, run.test, config)
     groups, groups_note = patient_groups(test.table["patient_id"].to_numpy())
@@ -234,6 +240,11 @@ def evaluate_run(run_dir: str | Path, config: EvaluateConfig | None = None) -> E
     reliability = small_sample_warning(test.labels, groups, run.classes)
     if reliability:
         section.warnings.append(reliability)
+    if run.is_binary:
+        from medbalance.data.positive import positive_class_warnings
+
+        counts = run.training_class_counts or run.test["label"].astype(str).value_counts().to_dict()
+        section.warnings.extend(positive_class_warnings(str(run.positive_class), counts))
     try:
         fig_dir = staging / "figures"
         if run.is_binary:

@@ -140,6 +140,10 @@ def _check_files(folder: Path, spec: Mapping[str, Any]) -> None:
             )
 
 
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number (export writes none)")
+
+
 def read_bundle_spec(folder: str | Path) -> dict[str, Any]:
     """``bundle.json``, checked: format version, its own digest, and every file's SHA-256.
 
@@ -156,8 +160,8 @@ def read_bundle_spec(folder: str | Path) -> dict[str, Any]:
         )
         raise BundleError(f"{path} does not exist{hint}; pass a folder written by `medbalance export`.")
     try:
-        spec = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+        spec = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constant)
+    except (OSError, ValueError) as exc:  # ValueError: bad JSON, bad UTF-8, NaN/Infinity (found by fuzzing)
         raise BundleError(f"{path} is not readable JSON ({exc}); re-export the bundle.") from exc
     if not isinstance(spec, dict):
         raise BundleError(f"{path} must hold a JSON object; re-export the bundle.")
@@ -184,8 +188,45 @@ def build_bundle(
     """A :class:`Bundle` from its spec and weights (no file access).
 
     Raises:
-        BundleError: the weights do not fit the model named in the spec (e.g. another class count).
+        BundleError: a spec field of the wrong shape, or weights that do not fit the model named in
+            the spec (e.g. another class count).
     """
+    _check_spec(spec, where)
+    try:
+        return _build(spec, state, where=where, folder=folder)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:  # found by fuzzing
+        raise BundleError(
+            f"{where}: bundle.json holds an unusable value ({type(exc).__name__}: {exc}); re-export the bundle."
+        ) from exc
+
+
+def _check_spec(spec: Mapping[str, Any], where: str) -> None:
+    """The fields every use of a bundle relies on, with the shape export writes."""
+    classes = spec.get("classes")
+    problems = []
+    if not isinstance(classes, list) or len(classes) < 2 or not all(isinstance(c, str) for c in classes) \
+            or len(set(classes)) != len(classes):  # fmt: skip
+        problems.append(f"'classes' must list at least two distinct names, got {classes!r}")
+    positive = spec.get("positive_class")
+    if positive is not None and (not isinstance(classes, list) or positive not in classes):
+        problems.append(f"'positive_class' {positive!r} is not one of the classes")
+    model = spec.get("model")
+    if (
+        not isinstance(model, dict)
+        or not isinstance(model.get("name"), str)
+        or model.get("in_chans") not in (1, 3)
+    ):
+        problems.append(f"'model' must hold a name and in_chans 1 or 3, got {model!r}")
+    for key in ("preprocessing", "normalisation", "logit_map", "calibration", "threshold", "prevalence"):
+        if spec.get(key) is not None and not isinstance(spec[key], dict):
+            problems.append(f"{key!r} must be an object, got {type(spec[key]).__name__}")
+    if problems:
+        raise BundleError(f"{where}: bundle.json is malformed: {'; '.join(problems)}. Re-export the bundle.")
+
+
+def _build(
+    spec: dict[str, Any], state: Mapping[str, torch.Tensor], *, where: str, folder: Path | None = None
+) -> Bundle:
     from medbalance.training.models import create_model
 
     model_spec = spec["model"]

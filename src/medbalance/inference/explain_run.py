@@ -35,6 +35,7 @@ from medbalance.inference.explain import compute_gradcam, draw_overlay, write_ov
 from medbalance.inference.lesions import lesion_circles
 from medbalance.inference.predict import make_loader, score_columns
 from medbalance.io import atomic_write_text, check_output_dir, replace_dir
+from medbalance.outputs import claim_output_dir
 
 __all__ = ["ExplainResult", "explain_run", "select_cases"]
 
@@ -252,6 +253,13 @@ def explain_run(
     """
     source = Path(source)
     out = Path(out_dir) if out_dir is not None else source / "explain"
+    with claim_output_dir(out):  # a second explain to the same folder is refused, not interleaved
+        return _explain_into(source, out, rule, per_group, tsne, device, overwrite)
+
+
+def _explain_into(
+    source: Path, out: Path, rule: str, per_group: int, tsne: bool, device: str, overwrite: bool
+) -> ExplainResult:
     check_output_dir(out, overwrite=overwrite)
     bundle, test = _source(source, rule, device)
     if not bundle.is_binary:

@@ -36,6 +36,7 @@ from medbalance.inference.bundle import (
 )  # fmt: skip
 from medbalance.inference.calibration import CalibrationMap, choose_calibration, fit_calibration_map
 from medbalance.io import atomic_write_text, check_output_dir, file_sha256, replace_dir
+from medbalance.outputs import claim_output_dir
 
 __all__ = ["ExportResult", "create_bundle", "export_bundle", "export_recommended"]
 
@@ -202,6 +203,14 @@ def export_bundle(
         MedbalanceError: ``out_dir`` exists and is not empty without ``overwrite``.
     """
     out = Path(out_dir)
+    with claim_output_dir(out):  # a second export to the same folder is refused, not interleaved
+        return _export_into(run_dir, out, rule, calibration, onnx, overwrite, evaluation_dir)
+
+
+def _export_into(
+    run_dir: str | Path, out: Path, rule: str, calibration: str, onnx: bool, overwrite: bool,
+    evaluation_dir: str | Path | None,
+) -> ExportResult:  # fmt: skip
     check_output_dir(out, overwrite=overwrite)
     bundle, state = create_bundle(run_dir, rule, calibration=calibration, evaluation_dir=evaluation_dir)
     spec = bundle.spec

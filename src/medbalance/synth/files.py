@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ from medbalance.synth.insertion import LesionRecord, insert_lesion
 from medbalance.synth.lesions import LESIONS
 
 __all__ = ["insert_lesions_into_file", "pectoral_exclusion", "save_png16"]
+
+log = logging.getLogger(__name__)
 
 
 def pectoral_exclusion(mask: np.ndarray, *, width: float = 0.5, height: float = 0.75) -> np.ndarray:
@@ -53,7 +56,7 @@ def insert_lesions_into_file(
     out_path: Path,
     *,
     kind: str,
-    spacing_mm: float,
+    spacing_mm: float | None = None,
     seed: int = 0,
     n: int = 1,
     avoid_pectoral: bool = True,
@@ -69,7 +72,8 @@ def insert_lesions_into_file(
         image_path: a mammogram any reader of :func:`medbalance.data.readers.read_image` decodes.
         out_path: the PNG to write.
         kind: a name in ``LESIONS``.
-        spacing_mm: the image's pixel spacing.
+        spacing_mm: the image's pixel spacing; ``None`` reads it from the DICOM header
+            (PixelSpacing, then ImagerPixelSpacing) and refuses a file without one.
         seed: seed of the generator; the same seed writes the same file.
         n: how many lesions.
         avoid_pectoral: keep lesions off :func:`pectoral_exclusion` (MLO views).
@@ -77,7 +81,8 @@ def insert_lesions_into_file(
 
     Raises:
         ImageReadError: the image cannot be read.
-        DataError: the image is not greyscale or has no room for the lesions.
+        DataError: the image is not greyscale or has no room for the lesions, or no
+            spacing was given and the file's header carries none.
         ConfigError: unknown kind or bad parameters.
     """
     from medbalance.data.orientation import breast_mask
@@ -87,6 +92,7 @@ def insert_lesions_into_file(
     LESIONS.get(kind)
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 50:
         raise DataError(f"the number of lesions must be an integer in [1, 50], got {n!r}.")
+    spacing_mm, source = _resolve_spacing(Path(image_path), spacing_mm)
     image = read_image(Path(image_path)).to_float()
     if image.ndim == 3:
         image = image.mean(axis=-1).astype(np.float32)
@@ -104,11 +110,34 @@ def insert_lesions_into_file(
     payload = {
         "image": str(image_path),
         "spacing_mm": spacing_mm,
+        "spacing_source": source,
         "seed": seed,
         "lesions": [r.to_dict() for r in records],
     }
     atomic_write_text(Path(out_path).with_suffix(".json"), json.dumps(payload, indent=2) + "\n")
     return records
+
+
+def _resolve_spacing(path: Path, given: float | None) -> tuple[float, str]:
+    """The spacing to use and where it came from; never a silent default (lesion sizes are in mm)."""
+    from medbalance.data.readers import read_pixel_spacing_mm
+
+    header = read_pixel_spacing_mm(path)
+    if given is not None:
+        if not given > 0:
+            raise DataError(f"--spacing-mm must be a positive number of millimetres, got {given}.")
+        if header is not None and abs(header - given) > 0.01 * header:
+            log.warning(
+                "%s: --spacing-mm %.4g overrides the header's pixel spacing %.4g mm", path, given, header
+            )
+        return float(given), "given"
+    if header is None:
+        raise DataError(
+            f"{path}: no pixel spacing in the file (a DICOM's PixelSpacing or ImagerPixelSpacing; other "
+            "formats carry none), and lesion sizes are in millimetres: pass --spacing-mm "
+            "(mini-MIAS: 0.2, CBIS-DDSM: about 0.05)."
+        )
+    return header, "header"
 
 
 def _footprint_disc(record: LesionRecord, spacing_mm: float, shape: tuple[int, ...]) -> np.ndarray:

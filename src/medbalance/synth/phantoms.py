@@ -32,6 +32,7 @@ from medbalance.data.manifest import Manifest
 from medbalance.defaults import PHANTOM_DEFAULTS
 from medbalance.errors import ConfigError
 from medbalance.io import atomic_save, check_output_dir, replace_dir
+from medbalance.outputs import claim_output_dir
 from medbalance.registry import look_up_option
 from medbalance.synth._domains import DOMAINS
 from medbalance.synth._render import BENIGN_KINDS, MALIGNANT_KINDS, plan_breasts, render_view
@@ -168,9 +169,17 @@ def generate_phantoms(
     Returns:
         The manifest and, in memory, the images (empty dict when written to disk).
     """
+    if out_dir is None:
+        return _generate(config, None, overwrite, progress)
+    with claim_output_dir(out_dir):  # a second writer of the same folder is refused
+        return _generate(config, Path(out_dir), overwrite, progress)
+
+
+def _generate(
+    config: PhantomConfig, out_dir: Path | None, overwrite: bool, progress: Callable[[int, int], None] | None
+) -> PhantomSet:
     staging = None
     if out_dir is not None:
-        out_dir = Path(out_dir)
         check_output_dir(out_dir, overwrite=overwrite)
         staging = out_dir.with_name(f".{out_dir.name}.staging")
         if staging.exists():

@@ -74,7 +74,12 @@ def load_run_manifest(config: TrainConfig) -> Manifest:
                 f"--data {path} is a folder; pass its manifest CSV (made by `medbalance data ...`) or 'phantoms'."
             )
         manifest = load_manifest(path, classes=config.classes, positive_class=config.positive_class)
-    report = validate_manifest(manifest, n_folds=2, group_by=config.group_by, check_images=False)
+    report = validate_manifest(
+        manifest, n_folds=2, group_by=config.group_by, check_images=False,
+        too_small_fix="training needs at least 2 {group_by} groups of class {cls!r} (one for validation, one for "
+        "test); add images of more {group_by}s of that class, or merge it with another class (`medbalance data "
+        "--class-map`)",
+    )  # fmt: skip
     if not report.ok:
         listing = "\n  ".join(f"{p.message} (fix: {p.fix})" for p in report.errors[:20])
         raise DataError(f"the manifest {config.data} cannot be trained on:\n  {listing}")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import pickle
 import time
 import warnings
 from collections.abc import Sequence
@@ -32,8 +33,9 @@ import torch
 from lightning.pytorch.callbacks import Callback
 
 from medbalance.config import config_to_dict, dump_config
-from medbalance.errors import MedbalanceError
+from medbalance.errors import CheckpointError, MedbalanceError
 from medbalance.io import prepare_output_dir
+from medbalance.outputs import claim_output_dir
 from medbalance.strategies import Strategy, create_strategy
 from medbalance.training._launch import is_launch_primary, mark_prepared, wait_for_primary
 from medbalance.training._run_data import RunData, compute_split_hash, create_datasets, prepare_run_data
@@ -117,6 +119,45 @@ def _create_task(
     )
 
 
+def check_train_names(config: TrainConfig) -> None:
+    """Check every name the run will look up (model, strategy, augmentation, weights file).
+
+    Runs before any preprocessing and before the run folder exists, so a misspelt
+    ``--model`` costs a second, not a full preprocessing pass plus a blocked folder.
+
+    Raises:
+        ConfigError: an unknown name, with "did you mean" and the list.
+        FileNotFoundError: ``--weights`` names no file.
+    """
+    from medbalance.training.augment import create_augmentation
+    from medbalance.training.models import MODELS, _unknown_model
+
+    create_strategy(config.strategy, allow_double_balancing=config.allow_double_balancing, **config.strategy_params)
+    if config.augmentation != "none":
+        create_augmentation(config.augmentation)
+    if config.model not in MODELS.names():
+        import timm
+
+        if not timm.is_model(config.model.split(".")[0]):
+            raise _unknown_model(config.model, timm.list_models())
+    if config.weights is not None and not Path(config.weights).is_file():
+        raise FileNotFoundError(f"--weights {config.weights} is not a file; give the path of a .safetensors file.")
+
+
+def _discard_unstarted(out: Path, existed: bool) -> None:
+    """Remove what a run that failed before training began wrote, so the corrected command just works."""
+    import shutil
+
+    if not existed:
+        shutil.rmtree(out, ignore_errors=True)
+        return
+    for child in out.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
+
+
 def _prepare_folder(config: TrainConfig) -> None:
     out = config.out
     if config.resume:
@@ -145,14 +186,33 @@ def train(config: TrainConfig, *, callbacks: Sequence[Callback] = ()) -> RunResu
             whenever the folder could be written.
         TrainingError: a NaN/inf loss stopped the run (diagnostic in the folder).
     """
+    check_train_names(config)
+    summary: dict[str, Any] = {"status": "running", "out": str(config.out), "strategy": {"name": config.strategy}}
     # Under DDP every rank runs train(); only the primary prepares and writes the folder.
-    primary = is_launch_primary()
-    if primary:
-        _prepare_folder(config)
-    else:
+    if not is_launch_primary():
         wait_for_primary(config.out)
+        return _train_logged(config, callbacks, summary, primary=False)
+    existed = config.out.exists()
+    # A second train into the same folder is refused for as long as this one runs.
+    with claim_output_dir(config.out):
+        _prepare_folder(config)
+        try:
+            return _train_logged(config, callbacks, summary, primary=True)
+        except BaseException:
+            if not summary.get(_FIT_STARTED) and not config.resume:
+                # Failed before training began (bad data, model, weights): keep nothing, so the
+                # corrected command runs without --overwrite.
+                _discard_unstarted(config.out, existed)
+            raise
+
+
+_FIT_STARTED = "_fit_started"
+
+
+def _train_logged(
+    config: TrainConfig, callbacks: Sequence[Callback], summary: dict[str, Any], *, primary: bool
+) -> RunResult:
     out = config.out
-    summary: dict[str, Any] = {"status": "running", "out": str(out), "strategy": {"name": config.strategy}}
     started = time.time()
     logs = capture_logs(out / "train.log") if primary else contextlib.nullcontext()
     with logs, warnings.catch_warnings():
@@ -168,13 +228,18 @@ def train(config: TrainConfig, *, callbacks: Sequence[Callback] = ()) -> RunResu
             summary.update(status="failed", error=error, seconds=round(time.time() - started, 1))
             # file only: the CLI prints the error itself
             log.error("run failed: %s: %s", type(exc).__name__, exc, extra={"file_only": True})
-            if primary:
-                write_summary(out / "summary.json", summary)
+            if primary and (summary.get(_FIT_STARTED) or config.resume):
+                write_summary(out / "summary.json", _public(summary))
             raise
+        summary.pop(_FIT_STARTED, None)
         summary["seconds"] = round(time.time() - started, 1)
         if primary:
             write_summary(out / "summary.json", summary)
         return result
+
+
+def _public(summary: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in summary.items() if k != _FIT_STARTED}
 
 
 def _train(config: TrainConfig, summary: dict[str, Any], extra: list[Callback]) -> RunResult:
@@ -212,6 +277,15 @@ def _train(config: TrainConfig, summary: dict[str, Any], extra: list[Callback]) 
         device=device.accelerator,
         precision=device.precision,
     )
+    if manifest.is_binary:
+        from medbalance.data.positive import describe_positive_class, positive_class_warnings
+
+        declared = manifest.positive_class is not None
+        log.info(describe_positive_class(manifest.positive, manifest.classes, declared=declared))
+        notes = positive_class_warnings(manifest.positive, manifest.class_counts("train"), declared=declared)
+        for note in notes:
+            log.warning(note)
+        summary["positive_class_warnings"] = notes
     pl.seed_everything(config.seed, workers=True, verbose=False)
     strategy = _fit_strategy(strategy, config, data)
     summary["strategy"] = strategy.describe()
@@ -257,7 +331,15 @@ def _train(config: TrainConfig, summary: dict[str, Any], extra: list[Callback]) 
         task.start_epoch = int(last["epoch"]) + 1
         ckpt_path = str(out / "checkpoints" / "last.ckpt")
         log.info("resuming %s at epoch %d", out, task.start_epoch)
-    trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+    summary[_FIT_STARTED] = True
+    try:
+        trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+    except pickle.UnpicklingError as exc:  # only the resume checkpoint is unpickled, never with code
+        raise CheckpointError(
+            f"{ckpt_path}: refused to load: the checkpoint holds Python objects that torch.load(weights_only=True) "
+            f"does not allow ({str(exc).strip().splitlines()[-1] if str(exc).strip() else 'unpickling error'}); "
+            "medbalance never unpickles code. Start the run again without --resume (add --overwrite)."
+        ) from exc
     best = ckpt.kept[0] if ckpt.kept else None
     summary.update(
         collapse_events=collapse.events,

@@ -67,6 +67,18 @@ def _images_in(folder: Path) -> tuple[list[Path], list[Path]]:
     return images, others
 
 
+def _header_spacing(path: Path) -> str:
+    """The DICOM header's pixel spacing (PixelSpacing, then ImagerPixelSpacing) in mm, or "" if none."""
+    from medbalance.data.readers import read_pixel_spacing_mm
+    from medbalance.errors import ImageReadError
+
+    try:
+        spacing = read_pixel_spacing_mm(path)
+    except ImageReadError:  # an unreadable file is reported by validation, with the others
+        return ""
+    return "" if spacing is None else f"{spacing:.6g}"
+
+
 @ADAPTERS.register("folder", description="ImageFolder layout: one subfolder per class")
 def create_folder_manifest(
     source: Path,
@@ -132,6 +144,7 @@ def create_folder_manifest(
         log.warning("%s: no patient_regex given; every image is treated as its own patient.", source)
     table = pd.DataFrame(rows)
     table["domain"] = domain
+    table["pixel_spacing_mm"] = [_header_spacing(source / path) for path in table["path"]]
     return Manifest(
         table=table,
         classes=tuple(folders),
