@@ -123,7 +123,7 @@ def test_a_sidecar_that_is_not_an_object_is_a_clear_error(
         tmp_path / "manifest.csv", index=False
     )
     (tmp_path / "manifest.meta.json").write_text(sidecar)
-    assert main(["validate", str(tmp_path / "manifest.csv")]) == 2
+    assert main(["validate", str(tmp_path / "manifest.csv")]) == 3  # a data error
     assert "manifest.meta.json: must hold a JSON object" in _text(capsys)
 
 
@@ -136,7 +136,7 @@ def test_a_bundle_with_infinity_in_its_json_is_a_clear_error(
     spec["task"] = float("inf")  # json.dumps writes Infinity; the digest check raised ValueError
     (bundle / "bundle.json").write_text(json.dumps(spec))
     Image.fromarray(np.zeros((32, 32), np.uint8)).save(tmp_path / "x.png")
-    assert main(["predict", str(bundle), str(tmp_path / "x.png"), "--out", str(tmp_path / "p.csv")]) == 2
+    assert main(["predict", str(bundle), str(tmp_path / "x.png"), "--out", str(tmp_path / "p.csv")]) == 4  # a checkpoint (bundle) error
     assert "Infinity is not a JSON number" in _text(capsys)
 
 
@@ -158,5 +158,5 @@ def test_a_malformed_bundle_is_a_clear_error(
     spec["spec_sha256"] = spec_digest(spec)  # as if exported so: the checks past the digest must catch it
     (bundle / "bundle.json").write_text(json.dumps(spec))
     Image.fromarray(np.zeros((32, 32), np.uint8)).save(tmp_path / "x.png")
-    assert main(["predict", str(bundle), str(tmp_path / "x.png"), "--out", str(tmp_path / "p.csv")]) == 2
+    assert main(["predict", str(bundle), str(tmp_path / "x.png"), "--out", str(tmp_path / "p.csv")]) == 4  # a checkpoint (bundle) error
     assert "re-export the bundle" in _text(capsys).lower()

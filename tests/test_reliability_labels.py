@@ -81,7 +81,7 @@ def test_train_refuses_labels_differing_by_case_before_any_folder(
     csv, out = _manifest(tmp_path / "data", labels), tmp_path / "run"
     code = main(["train", "--data", str(csv), "--out", str(out), "--epochs", "1", "--image-size", "16",
                  "--no-progress", "--cache-dir", str(tmp_path / "cache")])  # fmt: skip
-    assert code == 2
+    assert code == 3
     text = _err(capsys)
     assert "'BENIGN' (4 rows) and 'benign' (16 rows)" in text and "cannot be trained on" in text
     assert not out.exists()  # failed before training: nothing left to block the corrected command

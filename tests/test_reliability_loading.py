@@ -161,7 +161,7 @@ def test_resume_checkpoint_carrying_code_is_refused(
     code = main(argv)
     captured = capsys.readouterr()
     text = " ".join((captured.out + captured.err).split())
-    assert code == 2, text
+    assert code == 4, text
     assert "last.ckpt" in text and "refused to load" in text
     assert not marker.exists(), "the checkpoint's code ran"
     assert "Traceback" not in captured.out + captured.err

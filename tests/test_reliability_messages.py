@@ -190,7 +190,7 @@ def test_train_with_one_positive_patient_does_not_suggest_a_missing_option(
     labels = ["malignant"] * 3 + ["benign"] * 15
     patients = ["PM"] * 3 + [f"B{i}" for i in range(15)]
     csv = _manifest(tmp_path / "data", labels, patients)
-    assert main(_train_args(csv, tmp_path / "run", tmp_path / "cache")) == 2
+    assert main(_train_args(csv, tmp_path / "run", tmp_path / "cache")) == 3
     text = _text(capsys)
     assert "--folds" not in text  # train has no such option
     assert "at least 2 patient groups of class 'malignant' (one for validation, one for test)" in text

@@ -117,7 +117,7 @@ def test_synth_insert_refuses_without_any_spacing(
         image = _dicom(tmp_path / "in.dcm")
     code, out = _insert(tmp_path, image)
     err = " ".join(capsys.readouterr().err.split())
-    assert code == 2
+    assert code == 3
     assert "no pixel spacing" in err and "--spacing-mm" in err and str(image.name) in err
     assert not out.exists() and not out.with_suffix(".json").exists()
     # the explicit option is the fix
