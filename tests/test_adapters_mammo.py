@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import generate_uid
 
+from dicom_builders import dicom_file
 from medbalance.data.adapters import create_manifest
 from medbalance.errors import ConfigError, DataError
 
@@ -16,25 +16,10 @@ MAMMOGRAPHY_STORAGE = "1.2.840.10008.5.1.4.1.1.1.2"
 
 
 def _dicom(path: Path, *, patient: str = "", laterality: str = "", view: str = "", study: str = "") -> Path:
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = MAMMOGRAPHY_STORAGE
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID, ds.SOPInstanceUID = MAMMOGRAPHY_STORAGE, meta.MediaStorageSOPInstanceUID
-    ds.Modality, ds.PatientID, ds.StudyInstanceUID = "MG", patient, study or generate_uid()
-    if laterality:
-        ds.ImageLaterality = laterality
-    if view:
-        ds.ViewPosition = view
-    ds.Rows = ds.Columns = 8
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
-    ds.PixelData = (np.arange(64, dtype=np.uint16) * 60).tobytes()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ds.save_as(path, enforce_file_format=True)
-    return path
+    header = {"ImageLaterality": laterality, "ViewPosition": view}
+    pixels = (np.arange(64, dtype=np.uint16) * 60).reshape(8, 8)
+    return dicom_file(path, pixels, "MONOCHROME2", 12, sop_class=MAMMOGRAPHY_STORAGE, PatientID=patient,
+                      StudyInstanceUID=study or generate_uid(), **{k: v for k, v in header.items() if v})  # fmt: skip
 
 
 def _write(path: Path, *lines: str) -> Path:

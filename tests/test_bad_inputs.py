@@ -21,15 +21,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
-from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filewriter import dcmwrite
 from pydicom.uid import (
     BasicTextSRStorage,
     DigitalMammographyXRayImageStorageForPresentation,
-    ExplicitVRLittleEndian,
-    generate_uid,
 )
 
+from dicom_builders import mammo_dataset
 from medbalance.cli import main
 from medbalance.config import load_config
 from medbalance.data.manifest import load_manifest
@@ -108,14 +106,7 @@ def _flat(text: str) -> str:
 
 
 def _dicom(path: Path, *, pixels: np.ndarray | None, sop_class: str, modality: str) -> Path:
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta.MediaStorageSOPClassUID = sop_class
-    ds.SOPClassUID = sop_class
-    ds.SOPInstanceUID = generate_uid()
-    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    ds.Modality = modality
+    ds = mammo_dataset(sop_class=sop_class, modality=modality)
     if pixels is not None:
         ds.set_pixel_data(pixels, "MONOCHROME2", 12)
         ds.PixelData = ds.PixelData[:-10]  # truncated pixel data, header intact

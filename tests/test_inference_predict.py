@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from dicom_builders import dicom_file
 from medbalance.cli import main
 from medbalance.errors import DataError
 from medbalance.inference import load_bundle
@@ -20,23 +21,7 @@ def _pngs(run: Path, n: int) -> list[str]:
 
 
 def _dicom(path: Path, pixels: np.ndarray, photometric: str) -> Path:
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.filewriter import dcmwrite
-    from pydicom.uid import (
-        DigitalMammographyXRayImageStorageForPresentation,
-        ExplicitVRLittleEndian,
-        generate_uid,
-    )
-
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID = DigitalMammographyXRayImageStorageForPresentation
-    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
-    ds.Modality = "MG"
-    ds.set_pixel_data(pixels, photometric, 16)
-    dcmwrite(path, ds, enforce_file_format=True)
-    return path
+    return dicom_file(path, pixels, photometric, 16)
 
 
 def test_dicom_monochrome1_predicts_like_the_png(

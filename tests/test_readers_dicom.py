@@ -7,45 +7,18 @@ from typing import Any
 
 import numpy as np
 import pytest
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate
 from pydicom.filewriter import dcmwrite
 from pydicom.pixels import apply_modality_lut, apply_voi_lut, convert_color_space, get_decoder
 from pydicom.uid import (
     BasicTextSRStorage,
-    DigitalMammographyXRayImageStorageForPresentation,
-    ExplicitVRLittleEndian,
     JPEGLSLossless,
-    generate_uid,
 )
 
+from dicom_builders import dicom_file, mammo_dataset
 from medbalance.data.readers import available_dicom_decoders, inspect_image, read_image
 from medbalance.errors import ImageReadError
-
-
-def _dataset(
-    sop_class: str = DigitalMammographyXRayImageStorageForPresentation, modality: str = "MG"
-) -> Dataset:
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta.MediaStorageSOPClassUID = sop_class
-    ds.SOPClassUID = sop_class
-    ds.SOPInstanceUID = generate_uid()
-    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    ds.Modality = modality
-    return ds
-
-
-def _write(
-    path: Path, pixels: np.ndarray, photometric: str = "MONOCHROME2", bits: int | None = None, **attrs: Any
-) -> Path:
-    ds = _dataset()
-    ds.set_pixel_data(pixels, photometric, bits or pixels.dtype.itemsize * 8)
-    for name, value in attrs.items():
-        setattr(ds, name, value)
-    dcmwrite(path, ds, enforce_file_format=True)
-    return path
 
 
 def _ramp12() -> np.ndarray:
@@ -63,8 +36,8 @@ def _ramp12() -> np.ndarray:
 )
 def test_monochrome1_is_the_mirror_image_of_monochrome2(tmp_path: Path, window: dict[str, Any]) -> None:
     ramp = _ramp12()
-    one = read_image(_write(tmp_path / "m1.dcm", ramp, "MONOCHROME1", 12, **window))
-    two = read_image(_write(tmp_path / "m2.dcm", ramp, "MONOCHROME2", 12, **window))
+    one = read_image(dicom_file(tmp_path / "m1.dcm", ramp, "MONOCHROME1", 12, **window))
+    two = read_image(dicom_file(tmp_path / "m2.dcm", ramp, "MONOCHROME2", 12, **window))
     assert one.photometric == two.photometric == "MONOCHROME2"
     np.testing.assert_array_equal(one.pixels.astype(int), 4095 - two.pixels.astype(int))
     np.testing.assert_allclose(one.to_float(), 1.0 - two.to_float(), atol=1e-6)
@@ -79,7 +52,7 @@ def test_monochrome1_is_the_mirror_image_of_monochrome2(tmp_path: Path, window: 
 def test_rescale_intercept_gives_hounsfield_units_and_window_matches_pydicom(tmp_path: Path) -> None:
     raw = _ramp12()
     raw[0, 0] = 0
-    path = _write(
+    path = dicom_file(
         tmp_path / "ct.dcm",
         raw,
         bits=12,
@@ -101,7 +74,7 @@ def test_rescale_intercept_gives_hounsfield_units_and_window_matches_pydicom(tmp
 
 def test_signed_int16_keeps_negative_values(tmp_path: Path) -> None:
     values = np.array([[-32768, -1, 0, 32767]], np.int16).repeat(4, axis=0)
-    image = read_image(_write(tmp_path / "signed.dcm", values))
+    image = read_image(dicom_file(tmp_path / "signed.dcm", values))
     assert image.pixels.dtype == np.int16
     np.testing.assert_array_equal(image.pixels, values)
     np.testing.assert_allclose(image.to_float()[0], (values[0] + 32768.0) / 65535.0, atol=1e-6)
@@ -110,7 +83,7 @@ def test_signed_int16_keeps_negative_values(tmp_path: Path) -> None:
 @pytest.mark.parametrize("policy", ["reject", "first", "mean"], ids=["reject", "first", "mean"])
 def test_multiframe_follows_frame_policy(tmp_path: Path, policy: str) -> None:
     frames = np.stack([np.full((8, 10), value, np.uint16) for value in (100, 200, 300)])
-    path = _write(tmp_path / "frames.dcm", frames, bits=12, NumberOfFrames=3)
+    path = dicom_file(tmp_path / "frames.dcm", frames, bits=12, NumberOfFrames=3)
     if policy == "reject":
         with pytest.raises(ImageReadError, match=r"3 frames.*frame_policy='first' or 'mean'"):
             read_image(path)
@@ -126,7 +99,7 @@ def test_multiframe_follows_frame_policy(tmp_path: Path, policy: str) -> None:
 def test_colour_dicom_becomes_rgb(tmp_path: Path, photometric: str) -> None:
     rgb = np.random.default_rng(0).integers(0, 256, (6, 7, 3), dtype=np.uint8)
     stored = rgb if photometric == "RGB" else convert_color_space(rgb, "RGB", "YBR_FULL")
-    image = read_image(_write(tmp_path / "colour.dcm", stored, photometric))
+    image = read_image(dicom_file(tmp_path / "colour.dcm", stored, photometric))
     assert image.photometric == "RGB" and image.pixels.shape == (6, 7, 3)
     assert np.abs(image.pixels.astype(int) - rgb).max() <= 1  # YBR round trip rounds by at most 1
     assert float(image.to_float().max()) <= 1.0
@@ -137,7 +110,7 @@ def test_voi_lut_table_is_applied_like_pydicom(tmp_path: Path) -> None:
     item = Dataset()
     item.LUTDescriptor = [4096, 0, 8]
     item.LUTData = np.minimum(np.arange(4096) // 8, 255).astype(np.uint16).tobytes()
-    path = _write(tmp_path / "lut.dcm", raw, bits=12, VOILUTSequence=[item])
+    path = dicom_file(tmp_path / "lut.dcm", raw, bits=12, VOILUTSequence=[item])
     image = read_image(path)
     from pydicom import dcmread
 
@@ -148,7 +121,7 @@ def test_voi_lut_table_is_applied_like_pydicom(tmp_path: Path) -> None:
 
 
 def test_truncated_pixel_data_is_named(tmp_path: Path) -> None:
-    ds = _dataset()
+    ds = mammo_dataset()
     ds.set_pixel_data(_ramp12(), "MONOCHROME2", 12)
     ds.PixelData = ds.PixelData[:-10]
     path = tmp_path / "short.dcm"
@@ -160,7 +133,7 @@ def test_truncated_pixel_data_is_named(tmp_path: Path) -> None:
 
 
 def test_file_cut_short_fails_with_reason(tmp_path: Path) -> None:
-    path = _write(tmp_path / "cut.dcm", _ramp12(), bits=12)
+    path = dicom_file(tmp_path / "cut.dcm", _ramp12(), bits=12)
     path.write_bytes(path.read_bytes()[:-500])
     assert not inspect_image(path).ok
     with pytest.raises(ImageReadError, match=r"cut\.dcm: PixelData is truncated"):
@@ -168,7 +141,7 @@ def test_file_cut_short_fails_with_reason(tmp_path: Path) -> None:
 
 
 def test_dicom_without_pixel_data_names_sop_class_and_modality(tmp_path: Path) -> None:
-    ds = _dataset(BasicTextSRStorage, "SR")
+    ds = mammo_dataset(sop_class=BasicTextSRStorage, modality="SR")
     path = tmp_path / "report.dcm"
     dcmwrite(path, ds, enforce_file_format=True)
     with pytest.raises(
@@ -178,7 +151,7 @@ def test_dicom_without_pixel_data_names_sop_class_and_modality(tmp_path: Path) -
 
 
 def test_dicom_without_preamble_is_refused(tmp_path: Path) -> None:
-    ds = _dataset()
+    ds = mammo_dataset()
     ds.set_pixel_data(_ramp12(), "MONOCHROME2", 12)
     path = tmp_path / "raw.dcm"
     dcmwrite(path, ds, enforce_file_format=False)  # a plain Dataset has no preamble
@@ -189,7 +162,7 @@ def test_dicom_without_preamble_is_refused(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(get_decoder(JPEGLSLossless).is_available, reason="a JPEG-LS decoder is installed")
 def test_compressed_syntax_without_decoder_names_the_package(tmp_path: Path) -> None:
-    ds = _dataset()
+    ds = mammo_dataset()
     ds.file_meta.TransferSyntaxUID = JPEGLSLossless
     ds.Rows, ds.Columns, ds.SamplesPerPixel = 8, 8, 1
     ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
@@ -203,7 +176,7 @@ def test_compressed_syntax_without_decoder_names_the_package(tmp_path: Path) -> 
 
 
 def test_pixel_limit_applies_to_dicom_header(tmp_path: Path) -> None:
-    path = _write(tmp_path / "big.dcm", _ramp12(), bits=12)
+    path = dicom_file(tmp_path / "big.dcm", _ramp12(), bits=12)
     with pytest.raises(ImageReadError, match=r"32x24 = 768 pixels.*limit of 700"):
         read_image(path, max_pixels=700)
 
@@ -251,7 +224,7 @@ def test_pydicom_bundled_files(name: str, expected: dict[str, Any]) -> None:
 
 def test_palette_colour_dicom_is_mapped_through_its_lut(tmp_path: Path) -> None:
     indices = np.arange(16, dtype=np.uint8).reshape(4, 4)
-    ds = _dataset()
+    ds = mammo_dataset()
     ds.set_pixel_data(indices, "PALETTE COLOR", 8)
     ramp = (np.arange(256, dtype=np.uint16) * 257).tobytes()  # 16-bit LUT entries
     for colour, data in (("Red", ramp), ("Green", bytes(512)), ("Blue", ramp[::-1])):
@@ -267,6 +240,6 @@ def test_palette_colour_dicom_is_mapped_through_its_lut(tmp_path: Path) -> None:
 
 
 def test_unsupported_photometric_is_rejected(tmp_path: Path) -> None:
-    path = _write(tmp_path / "hsv.dcm", _ramp12(), bits=12, PhotometricInterpretation="ARGB")
+    path = dicom_file(tmp_path / "hsv.dcm", _ramp12(), bits=12, PhotometricInterpretation="ARGB")
     with pytest.raises(ImageReadError, match=r"PhotometricInterpretation 'ARGB' is not supported"):
         read_image(path)

@@ -14,10 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.filewriter import dcmwrite
-from pydicom.uid import DigitalMammographyXRayImageStorageForPresentation, ExplicitVRLittleEndian
 
+from dicom_builders import dicom_file
 from medbalance.cli import main
 from medbalance.data.readers import read_image, read_pixel_spacing_mm
 from medbalance.errors import ImageReadError
@@ -30,21 +28,8 @@ def _text(capsys: pytest.CaptureFixture[str]) -> str:
 
 
 def _dicom_bytes() -> bytes:
-    from pydicom.filebase import DicomBytesIO
-
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta.MediaStorageSOPClassUID = DigitalMammographyXRayImageStorageForPresentation
-    ds.SOPClassUID = DigitalMammographyXRayImageStorageForPresentation
-    ds.SOPInstanceUID = "1.2.826.0.1.3680043.8.498.1"
-    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    ds.Modality = "MG"
-    ds.set_pixel_data(np.arange(64, dtype=np.uint16).reshape(8, 8) * 50, "MONOCHROME2", 12)
-    ds.PixelSpacing = [0.1, 0.1]
-    buffer = DicomBytesIO()
-    dcmwrite(buffer, ds, enforce_file_format=True)
-    return buffer.getvalue()
+    pixels = np.arange(64, dtype=np.uint16).reshape(8, 8) * 50
+    return dicom_file(None, pixels, "MONOCHROME2", 12, uid="1.2.826.0.1.3680043.8.498.1", PixelSpacing=[0.1, 0.1])
 
 
 def _patched(old: bytes, new: bytes) -> bytes:

@@ -14,14 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.filewriter import dcmwrite
-from pydicom.uid import (
-    DigitalMammographyXRayImageStorageForPresentation,
-    ExplicitVRLittleEndian,
-    generate_uid,
-)
 
+from dicom_builders import dicom_file
 from medbalance.cli import main
 from medbalance.data.readers import read_pixel_spacing_mm
 
@@ -34,20 +28,7 @@ def _breast(size: int = 128) -> np.ndarray:
 
 
 def _dicom(path: Path, **header: object) -> Path:
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta.MediaStorageSOPClassUID = DigitalMammographyXRayImageStorageForPresentation
-    ds.SOPClassUID = DigitalMammographyXRayImageStorageForPresentation
-    ds.SOPInstanceUID = generate_uid()
-    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    ds.Modality = "MG"
-    ds.set_pixel_data(_breast(), "MONOCHROME2", 12)
-    for keyword, value in header.items():
-        setattr(ds, keyword, value)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    dcmwrite(path, ds, enforce_file_format=True)
-    return path
+    return dicom_file(path, _breast(), "MONOCHROME2", 12, **header)
 
 
 @pytest.mark.parametrize(

@@ -94,25 +94,13 @@ _DICOM_FLIPS = st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), 
 
 def _small_dicom() -> bytes:
     import numpy as np
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.filebase import DicomBytesIO
-    from pydicom.filewriter import dcmwrite
-    from pydicom.uid import DigitalMammographyXRayImageStorageForPresentation, ExplicitVRLittleEndian
 
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta.MediaStorageSOPClassUID = DigitalMammographyXRayImageStorageForPresentation
-    ds.SOPClassUID = DigitalMammographyXRayImageStorageForPresentation
-    ds.SOPInstanceUID = "1.2.826.0.1.3680043.8.498.1"  # fixed: byte offsets of found crashes stay valid
-    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    ds.Modality = "MG"
-    ds.set_pixel_data(np.arange(64, dtype=np.uint16).reshape(8, 8) * 50, "MONOCHROME2", 12)
-    ds.WindowCenter, ds.WindowWidth = 1600, 3200
-    ds.PixelSpacing = [0.1, 0.1]
-    buffer = DicomBytesIO()
-    dcmwrite(buffer, ds, enforce_file_format=True)
-    return buffer.getvalue()
+    from dicom_builders import dicom_file
+
+    pixels = np.arange(64, dtype=np.uint16).reshape(8, 8) * 50
+    uid = "1.2.826.0.1.3680043.8.498.1"  # fixed: byte offsets of found crashes stay valid
+    return dicom_file(None, pixels, "MONOCHROME2", 12, uid=uid, WindowCenter=1600, WindowWidth=3200,
+                      PixelSpacing=[0.1, 0.1])  # fmt: skip
 
 
 _VALID_DICOM = _small_dicom()
