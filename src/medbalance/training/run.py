@@ -12,8 +12,8 @@ The run folder (the contract with evaluation and benchmark)::
     summary.json           status completed/failed, best epoch, hashes, class counts, metrics
 
 Example:
-    >>> result = train(create_train_config({"out": "runs/baseline", "epochs": 3}))
-    >>> result.summary["test_metrics"]["auc"]  # doctest: +SKIP
+    >>> result = train(load_train_config(None, {"out": "runs/baseline", "epochs": 3}))  # doctest: +SKIP
+    >>> result.summary["test_metrics"]["auc"], result.model, result.to_frame()  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import logging
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -58,12 +58,38 @@ log = logging.getLogger("medbalance.training")
 
 @dataclass(frozen=True)
 class RunResult:
-    """What :func:`train` produced."""
+    """What :func:`train` produced.
+
+    Attributes:
+        out: the run folder.
+        status: ``completed``.
+        best_epoch: the epoch of the best checkpoint (None when none was kept).
+        summary: the content of ``summary.json``.
+        model: the trained network with the best checkpoint's weights, in eval mode
+            (None in DDP ranks other than 0).
+        config: the resolved configuration.
+    """
 
     out: Path
     status: str
     best_epoch: int | None
     summary: dict[str, Any]
+    model: torch.nn.Module | None = field(default=None, repr=False, compare=False)
+    config: TrainConfig | None = field(default=None, repr=False)
+
+    def to_frame(self) -> Any:
+        """The per-epoch history (``history.csv``) as a pandas DataFrame."""
+        import pandas as pd
+
+        return pd.read_csv(self.out / "history.csv")
+
+    def predictions(self, split: str = "test") -> Any:
+        """``predictions_<split>.csv`` (``val`` or ``test``) as a pandas DataFrame."""
+        import pandas as pd
+
+        if split not in ("val", "test"):
+            raise ValueError(f"split must be 'val' or 'test', got {split!r}.")
+        return pd.read_csv(self.out / f"predictions_{split}.csv")
 
 
 def _fit_strategy(strategy: Strategy, config: TrainConfig, data: RunData) -> Strategy:
@@ -270,4 +296,5 @@ def _train(config: TrainConfig, summary: dict[str, Any], extra: list[Callback]) 
             out, task, sets, best, summary, batch_size=config.batch_size, device=device.device
         )
     summary["status"] = "completed"
-    return RunResult(out, "completed", summary.get("best_epoch"), summary)
+    model = task.model.eval() if trainer.is_global_zero else None
+    return RunResult(out, "completed", summary.get("best_epoch"), summary, model=model, config=config)
