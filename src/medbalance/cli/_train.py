@@ -119,7 +119,7 @@ def train(
     distributed: str | None = typer.Option(None, "--distributed", help="auto or ddp (Lightning strategy)."),
     num_nodes: int | None = typer.Option(None, "--num-nodes", help="Machines for multi-node DDP."),
     num_workers: int | None = typer.Option(None, "--num-workers", help="DataLoader worker processes."),
-    logger: list[str] | None = typer.Option(None, "--logger", help="Extra logger: tensorboard or mlflow."),
+    logger: list[str] | None = typer.Option(None, "--logger", help="Tracker besides CSV (repeatable): tensorboard, mlflow or wandb (docs/integrations.md)."),
     cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Preprocessing cache folder."),
     phantom_patients: int | None = typer.Option(None, "--phantom-patients", help="Phantoms: patients."),
     phantom_prevalence: float | None = typer.Option(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +11,7 @@ import torch
 from lightning.pytorch.callbacks import Callback
 
 from medbalance.errors import ConfigError
+from medbalance.training._tracking import create_loggers
 from medbalance.training.config import TrainConfig
 
 __all__ = ["DeviceChoice", "create_loggers", "create_trainer", "resolve_device"]
@@ -57,38 +56,6 @@ def resolve_device(config: TrainConfig) -> DeviceChoice:
         channels_last=True,
         device=torch.device("cuda") if gpu else torch.device("cpu"),
     )
-
-
-def create_loggers(config: TrainConfig, out: Path) -> list[Any]:
-    """CSV always; TensorBoard / MLflow when asked (clear error if the extra is missing)."""
-    from lightning.pytorch.loggers import CSVLogger
-
-    # A resumed run logs into a new version folder: CSVLogger would delete the first attempt's steps.
-    version = f"resumed-{int(time.time())}" if config.resume else ""
-    loggers: list[Any] = [CSVLogger(save_dir=str(out), name="logs", version=version)]
-    for name in config.loggers:
-        if name == "tensorboard":
-            if (
-                importlib.util.find_spec("tensorboard") is None
-                and importlib.util.find_spec("tensorboardX") is None
-            ):
-                raise ConfigError(
-                    "--logger tensorboard needs the tensorboard package, which is not installed. "
-                    "Install it with: pip install 'medbalance[tensorboard]'."
-                )
-            from lightning.pytorch.loggers import TensorBoardLogger
-
-            loggers.append(TensorBoardLogger(save_dir=str(out), name="tensorboard", version=""))
-        elif name == "mlflow":
-            if importlib.util.find_spec("mlflow") is None:
-                raise ConfigError(
-                    "--logger mlflow needs the mlflow package, which is not installed. "
-                    "Install it with: pip install 'medbalance[mlflow]'."
-                )
-            from lightning.pytorch.loggers import MLFlowLogger
-
-            loggers.append(MLFlowLogger(experiment_name="medbalance", tracking_uri=f"file:{out / 'mlruns'}"))
-    return loggers
 
 
 def _distributed(config: TrainConfig) -> str:

@@ -148,7 +148,7 @@ class TrainConfig:
         distributed: ``auto`` or ``ddp``.
         num_nodes: machines (DDP).
         num_workers: DataLoader worker processes.
-        loggers: extra loggers besides CSV: ``tensorboard``, ``mlflow``.
+        loggers: trackers besides CSV: ``tensorboard``, ``mlflow``, ``wandb`` (docs/integrations.md).
         cache_dir: preprocessing cache (default ``out/cache``).
         phantoms: the phantom set used when ``data`` is ``phantoms``.
         deterministic: deterministic algorithms (same seed, same machine, same metrics).
@@ -255,9 +255,9 @@ class TrainConfig:
         if self.devices != "auto" and not self.devices.isdigit():
             raise ConfigError(f"devices must be 'auto' or a number of devices, got {self.devices!r}.")
         for logger in self.loggers:
-            if logger not in ("tensorboard", "mlflow"):
+            if logger not in ("tensorboard", "mlflow", "wandb"):
                 raise ConfigError(
-                    f"unknown logger {logger!r}; expected 'tensorboard' or 'mlflow' (CSV is always on)."
+                    f"unknown logger {logger!r}; expected 'tensorboard', 'mlflow' or 'wandb' (CSV is always on)."
                 )
         if self.weights is not None and self.pretrained:
             raise ConfigError(
