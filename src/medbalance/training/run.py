@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import time
 import warnings
@@ -47,9 +48,9 @@ from medbalance.training.checkpoints import (
     check_resume,
 )
 from medbalance.training.config import TrainConfig, compute_train_config_hash
-from medbalance.training.dataset import ImageDataModule
+from medbalance.training.dataset import ImageDataModule, Normalization
 from medbalance.training.finetune import FreezeSchedule
-from medbalance.training.models import create_model
+from medbalance.training.models import create_model, pretrained_normalization
 from medbalance.training.module import ClassifierTask, OptimizerSettings
 
 __all__ = ["RunResult", "train"]
@@ -105,18 +106,39 @@ def _fit_strategy(strategy: Strategy, config: TrainConfig, data: RunData) -> Str
     )
 
 
-def _create_task(
-    config: TrainConfig, data: RunData, strategy: Strategy, channels_last: bool
-) -> ClassifierTask:
-    manifest = data.manifest
+def _create_model(config: TrainConfig, data: RunData) -> tuple[torch.nn.Module, RunData, dict[str, Any]]:
+    """The network, and the run's data normalised as its pretrained weights expect.
+
+    A pretrained backbone (``--pretrained``: hub, ``hf-hub:`` or ``local-dir:``) is fed
+    images normalised with its weights' own ``pretrained_cfg`` mean/std, as fine-tuning
+    expects; otherwise (and with ``--weights FILE``) the training split's statistics are used.
+    """
     model = create_model(
         config.model,
-        num_classes=len(manifest.classes),
+        num_classes=len(data.manifest.classes),
         in_chans=int(config.channels),  # type: ignore[arg-type]
         pretrained=config.pretrained,
         weights_path=config.weights,
         drop_rate=config.drop_rate,
     )
+    stats = pretrained_normalization(model, int(config.channels)) if config.pretrained else None
+    if not config.normalize or stats is None:
+        pre = data.preprocessing
+        return model, data, {"source": "training split" if config.normalize else "none", "mean": pre.mean, "std": pre.std}
+    mean, std = stats
+    data = dataclasses.replace(
+        data,
+        preprocessing=dataclasses.replace(data.preprocessing, mean=mean, std=std),
+        normalization=Normalization(mean, std),
+    )
+    log.info("normalising with the pretrained weights' mean %s and std %s (pretrained_cfg)", mean, std)
+    return model, data, {"source": "pretrained_cfg", "mean": mean, "std": std}
+
+
+def _create_task(
+    config: TrainConfig, data: RunData, strategy: Strategy, channels_last: bool, model: torch.nn.Module
+) -> ClassifierTask:
+    manifest = data.manifest
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     return ClassifierTask(
@@ -242,7 +264,8 @@ def _train(config: TrainConfig, summary: dict[str, Any], extra: list[Callback]) 
     pl.seed_everything(config.seed, workers=True, verbose=False)
     strategy = _fit_strategy(strategy, config, data)
     summary["strategy"] = strategy.describe()
-    task = _create_task(config, data, strategy, device.channels_last)
+    model, data, summary["normalization"] = _create_model(config, data)
+    task = _create_task(config, data, strategy, device.channels_last, model)
     sets = create_datasets(data, config, normalize_in_dataset="batch" not in strategy.hooks)
     sidecar = {
         "class_names": list(manifest.classes),
