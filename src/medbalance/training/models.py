@@ -25,6 +25,7 @@ from torch import nn
 
 from medbalance.errors import CheckpointError, ConfigError
 from medbalance.registry import Registry
+from medbalance.training._heads import HEADS, Head, use_cosine_classifier
 from medbalance.training._parts import split_parameter_names
 from medbalance.training._resnet22 import ResNet22
 from medbalance.training._smallcnn import SmallCNN
@@ -159,6 +160,7 @@ def create_model(
     pretrained: bool = False,
     weights_path: Path | None = None,
     drop_rate: float = 0.0,
+    head: Head = "linear",
 ) -> nn.Module:
     """Build a classifier by name.
 
@@ -174,6 +176,9 @@ def create_model(
             of the hub (``pretrained`` is then ignored). The first convolution is
             adapted to ``in_chans`` and a classifier of another size is reset.
         drop_rate: dropout before the classifier.
+        head: ``linear`` (the model's own) or ``cosine`` (a normalised classifier,
+            logits in [-1, 1]; what LDAM pairs with its scale ``s``). A weights file's
+            classifier is not loaded into a cosine head.
 
     Raises:
         ConfigError: unknown name (with suggestions) or an invalid argument.
@@ -199,8 +204,12 @@ def create_model(
         model = _create_timm(
             name, num_classes=num_classes, in_chans=in_chans, pretrained=from_hub, drop_rate=drop_rate
         )
+    if head not in HEADS:
+        raise ConfigError(f"head must be one of {', '.join(HEADS)}, got {head!r}.")
     if weights_path is not None:
         load_weights(model, weights_path)
+    if head == "cosine":
+        use_cosine_classifier(model)
     return model
 
 

@@ -106,21 +106,34 @@ def _fit_strategy(strategy: Strategy, config: TrainConfig, data: RunData) -> Str
     )
 
 
-def _create_model(config: TrainConfig, data: RunData) -> tuple[torch.nn.Module, RunData, dict[str, Any]]:
+def _build_network(
+    config: TrainConfig, num_classes: int, strategy: Strategy, *, for_checkpoint: bool = False
+) -> torch.nn.Module:
+    """The network with the classifier head the strategy needs (cosine for LDAM).
+
+    ``for_checkpoint``: a checkpoint's weights are loaded next, so no pretrained weights are fetched.
+    """
+    return create_model(
+        config.model,
+        num_classes=num_classes,
+        in_chans=int(config.channels),  # type: ignore[arg-type]
+        pretrained=config.pretrained and not for_checkpoint,
+        weights_path=None if for_checkpoint else config.weights,
+        drop_rate=config.drop_rate,
+        head="cosine" if strategy.classifier_head == "cosine" else "linear",
+    )
+
+
+def _create_model(
+    config: TrainConfig, data: RunData, strategy: Strategy
+) -> tuple[torch.nn.Module, RunData, dict[str, Any]]:
     """The network, and the run's data normalised as its pretrained weights expect.
 
     A pretrained backbone (``--pretrained``: hub, ``hf-hub:`` or ``local-dir:``) is fed
     images normalised with its weights' own ``pretrained_cfg`` mean/std, as fine-tuning
     expects; otherwise (and with ``--weights FILE``) the training split's statistics are used.
     """
-    model = create_model(
-        config.model,
-        num_classes=len(data.manifest.classes),
-        in_chans=int(config.channels),  # type: ignore[arg-type]
-        pretrained=config.pretrained,
-        weights_path=config.weights,
-        drop_rate=config.drop_rate,
-    )
+    model = _build_network(config, len(data.manifest.classes), strategy)
     stats = pretrained_normalization(model, int(config.channels)) if config.pretrained else None
     if not config.normalize or stats is None:
         pre = data.preprocessing
@@ -136,9 +149,16 @@ def _create_model(config: TrainConfig, data: RunData) -> tuple[torch.nn.Module, 
 
 
 def _create_task(
-    config: TrainConfig, data: RunData, strategy: Strategy, channels_last: bool, model: torch.nn.Module
+    config: TrainConfig,
+    data: RunData,
+    strategy: Strategy,
+    channels_last: bool,
+    model: torch.nn.Module | None = None,
 ) -> ClassifierTask:
+    """The Lightning task around ``model`` (None: a network built for loading a checkpoint into)."""
     manifest = data.manifest
+    if model is None:
+        model = _build_network(config, len(manifest.classes), strategy, for_checkpoint=True)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     return ClassifierTask(
@@ -264,7 +284,7 @@ def _train(config: TrainConfig, summary: dict[str, Any], extra: list[Callback]) 
     pl.seed_everything(config.seed, workers=True, verbose=False)
     strategy = _fit_strategy(strategy, config, data)
     summary["strategy"] = strategy.describe()
-    model, data, summary["normalization"] = _create_model(config, data)
+    model, data, summary["normalization"] = _create_model(config, data, strategy)
     task = _create_task(config, data, strategy, device.channels_last, model)
     sets = create_datasets(data, config, normalize_in_dataset="batch" not in strategy.hooks)
     sidecar = {
@@ -273,6 +293,7 @@ def _train(config: TrainConfig, summary: dict[str, Any], extra: list[Callback]) 
         "preprocessing": config_to_dict(data.preprocessing),
         "model": config.model,
         "in_chans": int(config.channels),
+        "head": strategy.classifier_head,
         "config_hash": config_hash,
         "split_hash": split_hash,
     }
