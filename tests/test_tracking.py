@@ -58,6 +58,23 @@ def test_tensorboard_and_mlflow_get_config_epochs_and_final_metrics(
     assert len(history) == 1
     assert len([k for k in logged.data.metrics if k.startswith("val")]) >= 1
 
+    # a later evaluation adds its headline metrics (with intervals) and figures to the same runs
+    from medbalance.evaluation.evaluate import EvaluateConfig, evaluate_run
+
+    assert run.summary["trackers"]["mlflow"]["run_id"] == logged.info.run_id
+    evaluation = evaluate_run(run.out, EvaluateConfig(n_bootstrap=20))
+    frame = evaluation.to_frame()
+    auc = frame[(frame["metric"] == "auc_roc") & (frame["rule"] == "")].iloc[0]
+    metrics = client.get_run(logged.info.run_id).data.metrics
+    assert metrics["eval/image/auc_roc"] == pytest.approx(auc["estimate"])
+    assert metrics["eval/image/auc_roc_low"] == pytest.approx(auc["low"])
+    assert "eval/image/youden/sensitivity_high" in metrics
+    artifacts = {a.path for a in client.list_artifacts(logged.info.run_id, "evaluation/image")}
+    assert {"evaluation/image/metrics.json", "evaluation/image/roc.png"} <= artifacts
+    events = EventAccumulator(str(run.out / "tensorboard")).Reload()
+    assert events.Scalars("eval/image/auc_roc")[-1].value == pytest.approx(auc["estimate"], rel=1e-6)
+    assert "eval/image/roc" in events.Tags()["images"]
+
 
 def test_mlflow_defaults_to_a_store_in_the_run_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("mlflow")
@@ -118,3 +135,27 @@ def test_a_missing_tracker_names_the_extra(name: str, tmp_path: Path, monkeypatc
 def test_unknown_tracker_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="'tensorboard', 'mlflow' or 'wandb'"):
         load_train_config(None, {"out": tmp_path / "run", "loggers": ["neptune"]})
+
+
+def test_a_benchmark_logs_one_mlflow_run_per_cell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """mb.benchmark with train.loggers: one MLflow run per cell under one experiment, each with
+    its in- and out-of-distribution evaluations kept apart by test set."""
+    pytest.importorskip("mlflow")
+    from benchmark_helpers import tiny_settings
+    from mlflow.tracking import MlflowClient
+
+    import medbalance as mb
+
+    store = f"file:{tmp_path / 'store'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "bench-1")
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    settings = tiny_settings(tmp_path / "bench")
+    settings["train"] = {**settings["train"], "loggers": ["mlflow"]}
+    result = mb.benchmark(**settings)
+    assert not result.failed
+    client = MlflowClient(tracking_uri=store)
+    runs = client.search_runs([client.get_experiment_by_name("bench-1").experiment_id])
+    assert sorted(r.info.run_name for r in runs) == sorted(result.cells["cell_id"])
+    for run in runs:
+        assert {"eval/ab/image/auc_roc", "eval/c/image/auc_roc", "final/test_auc"} <= set(run.data.metrics)

@@ -334,7 +334,7 @@ def evaluate_run(run_dir: str | Path, config: EvaluateConfig | None = None) -> E
         shutil.rmtree(staging, ignore_errors=True)
         raise
     figures = tuple(out_dir / "figures" / p.name for p in section.figures)
-    return EvaluationResult(
+    result = EvaluationResult(
         out_dir,
         task,
         test.level,
@@ -344,3 +344,8 @@ def evaluate_run(run_dir: str | Path, config: EvaluateConfig | None = None) -> E
         tuple(section.warnings),
         tuple(section.summary_rows),
     )
+    if run.summary.get("trackers"):  # the run trained with MLflow/TensorBoard: add the evaluation there
+        from medbalance.training._tracking import log_evaluation
+
+        log_evaluation(run.run_dir, result)
+    return result

@@ -39,7 +39,7 @@ from medbalance.strategies import Strategy, create_strategy
 from medbalance.training._launch import is_launch_primary, mark_prepared, wait_for_primary
 from medbalance.training._run_data import RunData, compute_split_hash, create_datasets, prepare_run_data
 from medbalance.training._run_outputs import capture_logs, write_run_predictions, write_summary
-from medbalance.training._tracking import log_final_metrics, log_hyperparameters
+from medbalance.training._tracking import describe_trackers, log_final_metrics, log_hyperparameters
 from medbalance.training._trainer import create_trainer, resolve_device
 from medbalance.training.callbacks import CollapseDetector, EpochSetup, HistoryWriter, NonFiniteLossGuard
 from medbalance.training.checkpoints import (
@@ -342,6 +342,7 @@ def _train(config: TrainConfig, summary: dict[str, Any], extra: list[Callback]) 
         write_run_predictions(
             out, task, sets, best, summary, batch_size=config.batch_size, device=device.device
         )
+        summary["trackers"] = describe_trackers(trainer.loggers[1:])  # [0] is the CSV logger
         log_final_metrics(trainer.loggers, summary, step=trainer.global_step)
     summary["status"] = "completed"
     model = task.model.eval() if trainer.is_global_zero else None
