@@ -141,10 +141,10 @@ def test_a_benchmark_logs_one_mlflow_run_per_cell(tmp_path: Path, monkeypatch: p
     """mb.benchmark with train.loggers: one MLflow run per cell under one experiment, each with
     its in- and out-of-distribution evaluations kept apart by test set."""
     pytest.importorskip("mlflow")
-    from benchmark_helpers import tiny_settings
     from mlflow.tracking import MlflowClient
 
     import medbalance as mb
+    from benchmark_helpers import tiny_settings
 
     store = f"file:{tmp_path / 'store'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
