@@ -189,8 +189,8 @@ class LdamDrw(Strategy):
     hooks: frozenset[Hook] = frozenset({"loss", "posthoc"})
     balances = _LOSS_BALANCE
 
-    @property  # type: ignore[override]
-    def classifier_head(self) -> str:
+    @property
+    def classifier_head(self) -> str:  # type: ignore[override]
         """``cosine`` unless ``normalized_head`` is false."""
         return "cosine" if self.params.normalized_head else "linear"
 

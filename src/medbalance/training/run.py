@@ -345,5 +345,5 @@ def _train(config: TrainConfig, summary: dict[str, Any], extra: list[Callback]) 
         summary["trackers"] = describe_trackers(trainer.loggers[1:])  # [0] is the CSV logger
         log_final_metrics(trainer.loggers, summary, step=trainer.global_step)
     summary["status"] = "completed"
-    model = task.model.eval() if trainer.is_global_zero else None
-    return RunResult(out, "completed", summary.get("best_epoch"), summary, model=model, config=config)
+    trained = task.model.eval() if trainer.is_global_zero else None
+    return RunResult(out, "completed", summary.get("best_epoch"), summary, model=trained, config=config)
