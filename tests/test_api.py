@@ -114,3 +114,31 @@ def test_all_lists_exactly_the_lazy_exports() -> None:
     from medbalance import _EXPORTS
 
     assert set(mb.__all__) == {*_EXPORTS, "__version__", "benchmark"}
+
+
+def test_the_example_notebook_runs_and_shows_a_table_and_a_figure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+
+    # the kernel runs in tmp_path: it must import this medbalance (a relative PYTHONPATH would not reach it)
+    package_root = str(Path(mb.__file__).resolve().parents[1])
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])))
+
+    notebook = nbformat.read(DOCS / "python-api.ipynb", as_version=4)
+    nbclient.NotebookClient(
+        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
+    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    html = [o["data"]["text/html"] for o in outputs if "text/html" in o.get("data", {})]
+    assert any("<table" in t and "auc_roc" in t for t in html)  # the evaluation table
+    assert any("<table" in t and "val_auc" in t for t in html)  # the history table
+    assert any("image/png" in o.get("data", {}) for o in outputs)  # the ROC figure, inline
+    assert (tmp_path / "runs" / "notebook-demo" / "evaluation" / "figures" / "roc.png").is_file()
+    streams = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
+    assert "GPU available" not in streams and "Tip:" not in streams  # Lightning's banners stay in train.log
