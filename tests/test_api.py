@@ -142,3 +142,24 @@ def test_the_example_notebook_runs_and_shows_a_table_and_a_figure(
     assert (tmp_path / "runs" / "notebook-demo" / "evaluation" / "figures" / "roc.png").is_file()
     streams = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
     assert "GPU available" not in streams and "Tip:" not in streams  # Lightning's banners stay in train.log
+
+
+def test_capture_logs_routes_and_then_restores(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    import logging
+    import warnings
+
+    from medbalance.training._run_outputs import capture_logs
+
+    lightning = logging.getLogger("lightning.pytorch")
+    before = (list(lightning.handlers), lightning.propagate, lightning.level, warnings.showwarning)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        with capture_logs(tmp_path / "a.log"), capture_logs(tmp_path / "b.log"):
+            lightning.info("GPU available: False, used: False")
+            warnings.warn_explicit("x() is deprecated", DeprecationWarning, "otherlib/x.py", 1)
+            logging.getLogger("medbalance.training").warning("epoch 0: predictions collapsed")
+    out, err = capfd.readouterr()
+    assert "GPU available" not in out + err and "deprecated" not in out + err
+    assert "predictions collapsed" in err
+    assert "GPU available" in (tmp_path / "b.log").read_text() and "x() is deprecated" in (tmp_path / "b.log").read_text()
+    assert (list(lightning.handlers), lightning.propagate, lightning.level, warnings.showwarning) == before

@@ -111,7 +111,13 @@ def capture_logs(log_file: Path, *, console: bool = True) -> Iterator[None]:
     own = logging.getLogger("medbalance")
     third = [logging.getLogger(name) for name in _THIRD_PARTY_LOGGERS]
     loggers = [own, *third]
-    previous = [(lg.level, lg.propagate, list(lg.handlers)) for lg in loggers]
+    for handler in handlers:
+        handler._medbalance_capture = True  # type: ignore[attr-defined]
+
+    def outside(lg: logging.Logger) -> list[logging.Handler]:  # another capture's handlers are not restored
+        return [h for h in lg.handlers if not getattr(h, "_medbalance_capture", False)]
+
+    previous = [(lg.level, lg.propagate, outside(lg)) for lg in loggers]
     own.setLevel(logging.INFO)
     own.addHandler(file_handler)
     for lg in third:  # their own console handlers out, no propagation to a notebook's root handler
@@ -125,6 +131,7 @@ def capture_logs(log_file: Path, *, console: bool = True) -> Iterator[None]:
         stream.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
         stream.setLevel(logging.WARNING)
         stream.addFilter(lambda record: not getattr(record, "file_only", False))
+        stream._medbalance_capture = True  # type: ignore[attr-defined]
         handlers.append(stream)
         own.addHandler(stream)
     warnings_log = logging.getLogger("medbalance.warnings")
