@@ -163,3 +163,18 @@ def test_capture_logs_routes_and_then_restores(tmp_path: Path, capfd: pytest.Cap
     assert "predictions collapsed" in err
     assert "GPU available" in (tmp_path / "b.log").read_text() and "x() is deprecated" in (tmp_path / "b.log").read_text()
     assert (list(lightning.handlers), lightning.propagate, lightning.level, warnings.showwarning) == before
+
+
+def test_benchmark_and_its_leaderboard_from_python(tmp_path: Path) -> None:
+    from benchmark_helpers import tiny_settings
+
+    settings = tiny_settings(tmp_path / "bench", strategies=["none", "class-weight"])
+    bench = mb.benchmark(**settings)
+    assert not bench.failed and len(bench.cells) == 2
+    board = mb.leaderboard(bench)
+    assert set(board["strategy"]) == {"none", "class-weight"}
+    assert {"auc_roc_mean", "auc_roc_low", "auc_roc_high"} <= set(board.columns)
+    assert board["auc_roc_mean"].between(0, 1).all()
+    assert mb.leaderboard(tmp_path / "bench").equals(board)
+    with pytest.raises(FileNotFoundError, match="not a benchmark folder"):
+        mb.leaderboard(tmp_path)

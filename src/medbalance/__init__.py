@@ -7,6 +7,7 @@ The notebook API (the CLI's configs, results as objects)::
     run.model, run.to_frame()                  # the trained network, the per-epoch history
     ev = mb.evaluate(run, level="breast")      # ev.to_frame(): headline metrics with intervals
     bench = mb.benchmark(data=["phantoms"], strategies=["none", "oversample"], out="bench/a")
+    mb.leaderboard(bench)                      # strategies x metrics, mean/sd/intervals over seeds
 
 Names are imported on first use, so ``import medbalance`` stays fast (no torch).
 """
@@ -21,6 +22,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "train": "medbalance.api",
     "evaluate": "medbalance.api",
+    "leaderboard": "medbalance.api",
     "TrainConfig": "medbalance.training.config",
     "load_train_config": "medbalance.training.config",
     "RunResult": "medbalance.training.run",
@@ -52,6 +54,7 @@ __all__ = [
     "evaluate",
     "evaluate_run",
     "export_bundle",
+    "leaderboard",
     "list_strategies",
     "load_benchmark_config",
     "load_bundle",
@@ -62,7 +65,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from medbalance import benchmark  # a package; calling it runs medbalance.api.benchmark
-    from medbalance.api import evaluate, train
+    from medbalance.api import evaluate, leaderboard, train
     from medbalance.benchmark.config import BenchmarkConfig, load_benchmark_config
     from medbalance.benchmark.run import BenchmarkResult, run_benchmark
     from medbalance.evaluation.evaluate import EvaluateConfig, EvaluationResult, evaluate_run

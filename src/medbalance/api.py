@@ -11,6 +11,8 @@ Example:
     >>> run.model, run.summary["test_metrics"]["auc"], run.to_frame()  # doctest: +SKIP
     >>> ev = mb.evaluate(run, level="breast", n_bootstrap=200)  # doctest: +SKIP
     >>> ev.to_frame()  # doctest: +SKIP
+    >>> bench = mb.benchmark(data=["phantoms"], strategies=["none", "oversample"], out="bench/a")  # doctest: +SKIP
+    >>> mb.leaderboard(bench)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ if TYPE_CHECKING:
     from medbalance.training.config import TrainConfig
     from medbalance.training.run import RunResult
 
-__all__ = ["benchmark", "evaluate", "train"]
+__all__ = ["benchmark", "evaluate", "leaderboard", "train"]
 
 
 def _train_config(config: TrainConfig | str | Path | Mapping[str, Any] | None, options: Mapping[str, Any]) -> Any:
@@ -76,7 +78,7 @@ def train(
 def _run_dir(run: Any) -> Path:
     out = getattr(run, "out", run)
     if not isinstance(out, str | Path):
-        raise ConfigError(f"evaluate expects a run folder or the result of mb.train, got {type(run).__name__}.")
+        raise ConfigError(f"expected a folder or the result of mb.train / mb.benchmark, got {type(run).__name__}.")
     return Path(out)
 
 
@@ -126,3 +128,20 @@ def benchmark(
     else:
         parsed = load_benchmark_config(config, options)
     return run_benchmark(parsed, on_event=on_event)
+
+
+def leaderboard(bench: BenchmarkResult | str | Path, *, split: str = "test") -> Any:
+    """The benchmark's leaderboard as a DataFrame (what ``leaderboard.csv`` holds).
+
+    One row per (train set, test set, level, strategy, variant), with each metric's mean,
+    sd, min and max over seeds and the mean interval bounds (``auc_roc_mean``,
+    ``auc_roc_low``, ``sensitivity@youden_mean``, ...).
+
+    Args:
+        bench: the result of :func:`benchmark` or a benchmark folder.
+        split: ``test`` (default) or ``val``.
+    """
+    from medbalance.benchmark.leaderboard import load_benchmark_frames, summarize_over_seeds, wide_leaderboard
+
+    _, metrics = load_benchmark_frames(_run_dir(bench))
+    return wide_leaderboard(summarize_over_seeds(metrics, split))
