@@ -96,15 +96,18 @@ def _is_own_warning(category: type[Warning], filename: str) -> bool:
 
 
 @contextmanager
-def capture_logs(log_file: Path, *, console: bool = True) -> Iterator[None]:
+def capture_logs(log_file: Path | None, *, console: bool = True) -> Iterator[None]:
     """Send medbalance's and Lightning's log records, and every warning, to ``log_file``.
 
     The terminal keeps only medbalance's own messages: its warnings (collapse, ...) still
     reach stderr, while Lightning's start-up banners ("GPU available", "LOCAL_RANK"), its
     promotional tips and third-party deprecation warnings are written to ``log_file`` only.
+    ``log_file=None, console=False`` silences a DDP rank other than 0 (rank 0 logs the run).
     """
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    file_handler = logging.FileHandler(log_file, mode="a", encoding="utf-8")
+    file_handler: logging.Handler = (
+        logging.FileHandler(log_file, mode="a", encoding="utf-8") if log_file is not None else logging.NullHandler()
+    )
     file_handler.setFormatter(formatter)
     file_handler.setLevel(logging.INFO)
     handlers: list[logging.Handler] = [file_handler]

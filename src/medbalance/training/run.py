@@ -18,7 +18,6 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import time
@@ -223,7 +222,8 @@ def train(config: TrainConfig, *, callbacks: Sequence[Callback] = ()) -> RunResu
     out = config.out
     summary: dict[str, Any] = {"status": "running", "out": str(out), "strategy": {"name": config.strategy}}
     started = time.time()
-    logs = capture_logs(out / "train.log") if primary else contextlib.nullcontext()
+    # other DDP ranks print nothing: rank 0 reports the run and logs it to train.log
+    logs = capture_logs(out / "train.log") if primary else capture_logs(None, console=False)
     with logs, warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
