@@ -95,3 +95,28 @@ def test_dataset_augmentation_draws_follow_the_rank() -> None:
 
     assert torch.equal(draws(1), draws(1))
     assert not torch.equal(draws(0), draws(1))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--devices", "0,x"], "devices must be 'auto', a number of devices"),
+        (["--logger", "neptune"], "'tensorboard', 'mlflow' or 'wandb'"),
+        (["--accelerator", "mps"], "MPS backend is not available"),
+        (["--model", "local-dir:/nonexistent/weights", "--pretrained"], "config.json and model.safetensors"),
+    ],
+    ids=["bad-devices", "unknown-tracker", "no-mps", "missing-local-dir"],
+)
+def test_cli_refuses_bad_device_tracker_and_model_options(
+    args: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from medbalance.cli import main
+
+    if "mps" in args and _trainer._mps_available():
+        pytest.skip("this machine has MPS")
+    code = main(["train", "--data", "phantoms", "--phantom-patients", "12", "--phantom-prevalence", "0.25",
+                 "--phantom-size", "64", "--image-size", "32", "--epochs", "1", "--no-progress", "--fractions", "0.6,0.2,0.2",
+                 "--out", str(tmp_path / "run"), "--cache-dir", str(tmp_path / "cache"), *args])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and message in " ".join(err.split()), err
+    assert not (tmp_path / "run" / "predictions_test.csv").exists()
