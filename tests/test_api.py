@@ -69,6 +69,8 @@ def test_options_override_a_config_and_typos_fail_before_writing(tmp_path: Path)
     base = mb.load_train_config(None, {"out": tmp_path / "a", "epochs": 5})
     assert _train_config(base, {"epochs": 2, "strategy": "oversample"}).epochs == 2
     assert _train_config({"out": tmp_path / "b"}, {"lr": 1e-3}).lr == 1e-3
+    (tmp_path / "run.yaml").write_text(f"out: {tmp_path / 'y'}\nepochs: 3\n")
+    assert _train_config(tmp_path / "run.yaml", {"epochs": 1}).epochs == 1  # flags override the YAML
     with pytest.raises(ConfigError, match="epochs"):
         mb.train(out=tmp_path / "c", epoch=2)
     assert not (tmp_path / "c").exists()
