@@ -24,28 +24,48 @@ def _train(tmp_path: Path, loggers: list[str]) -> RunResult:
     return train(config)
 
 
-def test_tensorboard_and_mlflow_get_config_epochs_and_final_metrics(
+def _auc_row(evaluation: Any) -> Any:
+    frame = evaluation.to_frame()
+    return frame[(frame["metric"] == "auc_roc") & (frame["rule"] == "")].iloc[0]
+
+
+def test_tensorboard_gets_config_epochs_final_metrics_and_the_evaluation(tmp_path: Path) -> None:
+    pytest.importorskip("tensorboard")  # in the test extra: this runs in CI
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from medbalance.evaluation.evaluate import EvaluateConfig, evaluate_run
+
+    run = _train(tmp_path, ["tensorboard"])
+    events = EventAccumulator(str(run.out / "tensorboard")).Reload()
+    tags = set(events.Tags()["scalars"])
+    assert "final/test_auc" in tags and "final/val_auc" in tags
+    assert any(t.startswith("val") for t in tags - {"final/val_auc"})  # per-epoch metrics
+    assert events.Scalars("final/test_auc")[-1].value == pytest.approx(run.summary["test_metrics"]["auc"], rel=1e-6)
+    hparams = yaml.safe_load((run.out / "tensorboard" / "hparams.yaml").read_text())
+    assert hparams["strategy"] == "focal" and hparams["strategy_params.gamma"] == 1.5
+
+    # a later evaluation adds its headline metrics (with intervals) and figures
+    auc = _auc_row(evaluate_run(run.out, EvaluateConfig(n_bootstrap=20)))
+    events = EventAccumulator(str(run.out / "tensorboard")).Reload()
+    assert events.Scalars("eval/image/auc_roc")[-1].value == pytest.approx(auc["estimate"], rel=1e-6)
+    assert events.Scalars("eval/image/auc_roc_high")[-1].value == pytest.approx(auc["high"], rel=1e-6)
+    assert "eval/image/roc" in events.Tags()["images"]
+
+
+def test_mlflow_honours_the_tracking_uri_and_gets_the_evaluation(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pytest.importorskip("tensorboard")
     pytest.importorskip("mlflow")
     from mlflow.tracking import MlflowClient
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from medbalance.evaluation.evaluate import EvaluateConfig, evaluate_run
 
     store = f"file:{tmp_path / 'team-store'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
     monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "mammo-study")
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3: a user's file store needs the opt-in
-    run = _train(tmp_path, ["tensorboard", "mlflow"])
+    run = _train(tmp_path, ["mlflow"])
     test_auc = run.summary["test_metrics"]["auc"]
-
-    events = EventAccumulator(str(run.out / "tensorboard")).Reload()
-    tags = set(events.Tags()["scalars"])
-    assert "final/test_auc" in tags and "final/val_auc" in tags
-    assert any(t.startswith("val") for t in tags - {"final/val_auc"})  # per-epoch metrics
-    assert events.Scalars("final/test_auc")[-1].value == pytest.approx(test_auc, rel=1e-6)
-    hparams = yaml.safe_load((run.out / "tensorboard" / "hparams.yaml").read_text())
-    assert hparams["strategy"] == "focal" and hparams["strategy_params.gamma"] == 1.5
 
     assert not (run.out / "mlruns").exists()  # MLFLOW_TRACKING_URI wins over the run folder
     client = MlflowClient(tracking_uri=store)
@@ -58,22 +78,14 @@ def test_tensorboard_and_mlflow_get_config_epochs_and_final_metrics(
     assert len(history) == 1
     assert len([k for k in logged.data.metrics if k.startswith("val")]) >= 1
 
-    # a later evaluation adds its headline metrics (with intervals) and figures to the same runs
-    from medbalance.evaluation.evaluate import EvaluateConfig, evaluate_run
-
     assert run.summary["trackers"]["mlflow"]["run_id"] == logged.info.run_id
-    evaluation = evaluate_run(run.out, EvaluateConfig(n_bootstrap=20))
-    frame = evaluation.to_frame()
-    auc = frame[(frame["metric"] == "auc_roc") & (frame["rule"] == "")].iloc[0]
+    auc = _auc_row(evaluate_run(run.out, EvaluateConfig(n_bootstrap=20)))
     metrics = client.get_run(logged.info.run_id).data.metrics
     assert metrics["eval/image/auc_roc"] == pytest.approx(auc["estimate"])
     assert metrics["eval/image/auc_roc_low"] == pytest.approx(auc["low"])
     assert "eval/image/youden/sensitivity_high" in metrics
     artifacts = {a.path for a in client.list_artifacts(logged.info.run_id, "evaluation/image")}
     assert {"evaluation/image/metrics.json", "evaluation/image/roc.png"} <= artifacts
-    events = EventAccumulator(str(run.out / "tensorboard")).Reload()
-    assert events.Scalars("eval/image/auc_roc")[-1].value == pytest.approx(auc["estimate"], rel=1e-6)
-    assert "eval/image/roc" in events.Tags()["images"]
 
 
 def test_mlflow_defaults_to_a_store_in_the_run_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
