@@ -16,23 +16,13 @@ MODULES = sorted(
     if ">>>" in path.read_text(encoding="utf-8")
 )
 
-# Examples still written as fragments (names undefined); each is rewritten to run, then removed here.
-STALE = {
-    "medbalance.training.dataset",
-    "medbalance.training.models",
-    "medbalance.training.module",
-    "medbalance.training.run",
-}
 
 
 def test_examples_exist() -> None:
     assert len(MODULES) >= 20
 
 
-@pytest.mark.parametrize(
-    "name", [pytest.param(m, marks=pytest.mark.xfail(strict=True, reason="stale example")) if m in STALE else m
-             for m in MODULES]
-)  # fmt: skip
+@pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples_run(name: str) -> None:
     module = importlib.import_module(name)
     result = doctest.testmod(

@@ -27,7 +27,7 @@ def test_bundle_json_records_everything_needed(bundle_dir: Path, evaluated_run: 
     spec = json.loads((bundle_dir / BUNDLE_FILE).read_text())
     assert spec["format_version"] == 1 and spec["classes"] == ["non-malignant", "malignant"]
     assert spec["model"] == {"name": "small-cnn", "in_chans": 1, "num_classes": 2, "input_size": 32,
-                             "weights": WEIGHTS_FILE}  # fmt: skip
+                             "weights": WEIGHTS_FILE, "head": "linear"}  # fmt: skip
     assert spec["preprocessing"]["size"] == 32 and len(spec["normalisation"]["mean"]) == 1
     assert spec["calibration"]["method"] in ("none", "temperature", "platt", "isotonic")
     threshold = spec["threshold"]

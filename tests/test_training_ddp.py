@@ -116,6 +116,10 @@ def test_ddp_two_cpu_ranks_through_the_cli(tmp_path: Path) -> None:
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "already exists" not in done.stderr
+    terminal = done.stdout + done.stderr
+    for noise in ("GPU available", "LOCAL_RANK", "Tip:", "Initializing distributed", "is deprecated"):
+        assert noise not in terminal, f"{noise!r} reached the terminal:\n{terminal[-2000:]}"
+    assert "Initializing distributed" in (out / "train.log").read_text()  # Lightning's DDP banner, kept
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "completed"
     assert summary["best_epoch"] is not None

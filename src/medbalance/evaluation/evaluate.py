@@ -132,6 +132,49 @@ class EvaluationResult:
     warnings: tuple[str, ...] = ()
     summary_rows: tuple[tuple[str, str], ...] = field(default=())
 
+    def to_frame(self) -> pd.DataFrame:
+        """Every test metric that has an interval, one row each: metric, rule, estimate, low, high.
+
+        ``rule`` is empty for threshold-free metrics (AUC, Brier, ...) and names the
+        threshold rule for the metrics of an operating point.
+        """
+        rows: list[dict[str, Any]] = []
+
+        def collect(node: Any, path: tuple[str, ...]) -> None:
+            if isinstance(node, dict):
+                if "estimate" in node and "metric" in node:
+                    rows.append({
+                        "metric": path[-1] if path[0] == "threshold_free" else node["metric"], "rule": node.get("threshold_rule") or "",
+                        "estimate": node["estimate"], "low": node.get("low"), "high": node.get("high"),
+                        "ci_level": node.get("ci_level"), "defined": node.get("defined", True),
+                        "section": "/".join(path),
+                    })  # fmt: skip
+                    return
+                for key, value in node.items():
+                    collect(value, (*path, str(key)))
+
+        for section in ("threshold_free", "operating_points", "per_class", "multiclass"):
+            collect(self.metrics.get(section), (section,))
+        return pd.DataFrame(
+            rows, columns=["metric", "rule", "estimate", "low", "high", "ci_level", "defined", "section"]
+        )
+
+    def show(self, *names: str) -> list[Any]:
+        """The figures (all, or those whose file stem is in ``names``) shown inline in a notebook.
+
+        Returns IPython ``Image`` objects (displayed when IPython is running), or the
+        paths when IPython is not installed.
+        """
+        chosen = [f for f in self.figures if not names or f.stem in names]
+        try:
+            from IPython.display import Image, display
+        except ImportError:
+            return list(chosen)
+        images = [Image(filename=str(f)) for f in chosen]
+        for image in images:
+            display(image)
+        return images
+
 
 def check_evaluate_config(config: EvaluateConfig) -> EvaluateConfig:
     """Check the options (counts, prevalences, names, rules); raises ConfigError with the fix."""
@@ -302,7 +345,7 @@ def _evaluate_into(run: RunPredictions, out_dir: Path, config: EvaluateConfig) -
         shutil.rmtree(staging, ignore_errors=True)
         raise
     figures = tuple(out_dir / "figures" / p.name for p in section.figures)
-    return EvaluationResult(
+    result = EvaluationResult(
         out_dir,
         task,
         test.level,
@@ -312,3 +355,8 @@ def _evaluate_into(run: RunPredictions, out_dir: Path, config: EvaluateConfig) -
         tuple(section.warnings),
         tuple(section.summary_rows),
     )
+    if run.summary.get("trackers"):  # the run trained with MLflow/TensorBoard: add the evaluation there
+        from medbalance.evaluation.tracking import log_evaluation
+
+        log_evaluation(run.run_dir, result)
+    return result

@@ -235,6 +235,7 @@ def _build(
         str(model_spec["name"]),
         num_classes=len(classes),
         in_chans=1 if int(model_spec["in_chans"]) == 1 else 3,
+        head="cosine" if model_spec.get("head") == "cosine" else "linear",  # bundles before heads: linear
     )
     expected = model.state_dict()
     wrong = [k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]

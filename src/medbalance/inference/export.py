@@ -164,7 +164,8 @@ def create_bundle(
         "task": "binary" if binary else "multiclass", "classes": list(record.classes),
         "positive_class": record.positive_class if binary else None,
         "model": {"name": record.model, "in_chans": record.in_chans, "num_classes": len(record.classes),
-                  "input_size": record.preprocessing.size, "weights": WEIGHTS_FILE},
+                  "input_size": record.preprocessing.size, "weights": WEIGHTS_FILE,
+                  "head": str(record.sidecar.get("head") or "linear")},
         "preprocessing": {k: v for k, v in json.loads(json.dumps(record.preprocessing.__dict__)).items()
                           if k not in ("mean", "std")},
         "normalisation": None if record.mean is None else {"mean": list(record.mean), "std": list(record.std or ())},

@@ -83,6 +83,8 @@ class Strategy:
     hooks: frozenset[Hook] = frozenset()
     balances: frozenset[Balance] = frozenset()
     binary_only: bool = False
+    classifier_head: str = "linear"
+    """The classifier the strategy needs: ``linear`` (the model's own) or ``cosine`` (normalised)."""
 
     labels_: np.ndarray
     class_counts_: np.ndarray

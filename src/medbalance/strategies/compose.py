@@ -92,6 +92,7 @@ class ComposedStrategy(Strategy):
         self.hooks = frozenset[Hook]().union(*(p.hooks for p in parts))
         self.balances = frozenset[Balance]().union(*(p.balances for p in parts))
         self.binary_only = any(p.binary_only for p in parts)
+        self.classifier_head = "cosine" if any(p.classifier_head == "cosine" for p in parts) else "linear"
 
     def __repr__(self) -> str:
         return f"ComposedStrategy({list(self.parts)!r})"

@@ -157,26 +157,39 @@ class LdamDrwParams:
     beta: float = field(
         default=0.9999, metadata={"help": "effective-number beta of the DRW weights", "gt": 0.0, "lt": 1.0}
     )
+    normalized_head: bool = field(
+        default=True,
+        metadata={"help": "cosine classifier (logits cos in [-1, 1], times s); false: the model's linear head"},
+    )
 
 
 @register_strategy(
     "ldam-drw",
-    description="LDAM margins ∝ n^-1/4 (max 0.5, s=30) with deferred effective-number re-weighting",
+    description="LDAM margins ∝ n^-1/4 (max 0.5, s=30, cosine classifier) with deferred effective-number re-weighting",
 )
 class LdamDrw(Strategy):
     """LDAM loss (Cao et al. 2019) with deferred re-weighting (DRW).
 
     Re-weighting is off until epoch ``floor(drw_start * max_epochs)`` (0-based),
     then class weights are the effective-number weights (Cui et al. 2019,
-    normalised to sum K). The scale ``s`` is part of the model's training
-    logits, so :meth:`adjust_logits` multiplies inference logits by ``s``:
-    probabilities then match what the loss trained (argmax and AUC unchanged).
+    normalised to sum K). As in the paper, the model's classifier is a normalised
+    (cosine) one (``classifier_head = "cosine"``; training swaps the model's linear
+    head for it), so its logits are cosines in [-1, 1] and ``s`` sets the softmax's
+    range. The scale ``s`` is part of the training logits, so :meth:`adjust_logits`
+    multiplies inference logits by ``s``: probabilities then match what the loss
+    trained (argmax and AUC unchanged) and are bounded by ``s``. ``normalized_head=false``
+    keeps the model's linear head (raw logits times ``s``, the earlier behaviour).
     """
 
     Params = LdamDrwParams
     params: LdamDrwParams
     hooks: frozenset[Hook] = frozenset({"loss", "posthoc"})
     balances = _LOSS_BALANCE
+
+    @property
+    def classifier_head(self) -> str:  # type: ignore[override]
+        """``cosine`` unless ``normalized_head`` is false."""
+        return "cosine" if self.params.normalized_head else "linear"
 
     def _fit(self) -> None:
         self.margins_ = compute_ldam_margins(self.class_counts_, self.params.max_margin)

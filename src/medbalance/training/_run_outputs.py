@@ -6,6 +6,7 @@ import json
 import logging
 import math
 import sys
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -75,33 +76,87 @@ def write_summary(path: Path, summary: Mapping[str, Any]) -> None:
     atomic_write_text(path, json.dumps(dict(summary), indent=2, default=str) + "\n")
 
 
+_THIRD_PARTY_LOGGERS = ("lightning.pytorch", "lightning.fabric", "lightning", "pytorch_lightning")
+"""Loggers whose records (banners, tips, "`Trainer.fit` stopped") go to ``train.log`` only."""
+
+_PACKAGE_DIR = str(Path(__file__).resolve().parents[1])
+
+
+def _is_own_warning(category: type[Warning], filename: str) -> bool:
+    """A warning medbalance raised for the user (not a deprecation, not a library's)."""
+    if issubclass(category, DeprecationWarning | PendingDeprecationWarning | FutureWarning):
+        return False
+    try:
+        return str(Path(filename).resolve()).startswith(_PACKAGE_DIR)
+    except (OSError, ValueError):
+        return False
+
+
 @contextmanager
-def capture_logs(log_file: Path, *, console: bool = True) -> Iterator[None]:
-    """Send medbalance's and Lightning's log records to ``log_file`` (and warnings to stderr)."""
+def capture_logs(log_file: Path | None, *, console: bool = True) -> Iterator[None]:
+    """Send medbalance's and Lightning's log records, and every warning, to ``log_file``.
+
+    The terminal keeps only medbalance's own messages: its warnings (collapse, ...) still
+    reach stderr, while Lightning's start-up banners ("GPU available", "LOCAL_RANK"), its
+    promotional tips and third-party deprecation warnings are written to ``log_file`` only.
+    ``log_file=None, console=False`` silences a DDP rank other than 0 (rank 0 logs the run).
+    """
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    file_handler = logging.FileHandler(log_file, mode="a", encoding="utf-8")
+    file_handler: logging.Handler = (
+        logging.FileHandler(log_file, mode="a", encoding="utf-8") if log_file is not None else logging.NullHandler()
+    )
     file_handler.setFormatter(formatter)
     file_handler.setLevel(logging.INFO)
     handlers: list[logging.Handler] = [file_handler]
-    loggers = [logging.getLogger("medbalance"), logging.getLogger("lightning.pytorch")]
-    previous = [lg.level for lg in loggers]
-    for lg in loggers:
+    own = logging.getLogger("medbalance")
+    third = [logging.getLogger(name) for name in _THIRD_PARTY_LOGGERS]
+    loggers = [own, *third]
+    for handler in handlers:
+        handler._medbalance_capture = True  # type: ignore[attr-defined]
+
+    def outside(lg: logging.Logger) -> list[logging.Handler]:  # another capture's handlers are not restored
+        return [h for h in lg.handlers if not getattr(h, "_medbalance_capture", False)]
+
+    previous = [(lg.level, lg.propagate, outside(lg)) for lg in loggers]
+    own.setLevel(logging.INFO)
+    own.addHandler(file_handler)
+    for lg in third:  # their own console handlers out, no propagation to a notebook's root handler
+        for handler in list(lg.handlers):
+            lg.removeHandler(handler)
         lg.setLevel(logging.INFO)
+        lg.propagate = False
         lg.addHandler(file_handler)
-    if console:  # warnings (collapse, ...) reach the console too
+    if console:  # medbalance's warnings (collapse, ...) reach the console too
         stream = logging.StreamHandler(sys.stderr)
         stream.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
         stream.setLevel(logging.WARNING)
         stream.addFilter(lambda record: not getattr(record, "file_only", False))
+        stream._medbalance_capture = True  # type: ignore[attr-defined]
         handlers.append(stream)
-        loggers[0].addHandler(stream)
+        own.addHandler(stream)
+    warnings_log = logging.getLogger("medbalance.warnings")
+    shown = warnings.showwarning
+
+    def show(message: Any, category: type[Warning], filename: str, lineno: int,
+             file: Any = None, line: str | None = None) -> None:  # fmt: skip
+        text = warnings.formatwarning(message, category, filename, lineno, line).strip()
+        warnings_log.info("%s", text, extra={"file_only": True})
+        if console and _is_own_warning(category, filename):
+            shown(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
     try:
         yield
     finally:
-        for lg, level in zip(loggers, previous, strict=True):
-            lg.setLevel(level)
+        warnings.showwarning = shown
+        for lg, (level, propagate, kept) in zip(loggers, previous, strict=True):
             for handler in handlers:
                 lg.removeHandler(handler)
+            for handler in kept:
+                if handler not in lg.handlers:
+                    lg.addHandler(handler)
+            lg.setLevel(level)
+            lg.propagate = propagate
         file_handler.close()
 
 

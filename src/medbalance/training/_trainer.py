@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks import Callback
 
 from medbalance.errors import ConfigError
+from medbalance.training._tracking import create_loggers
 from medbalance.training.config import TrainConfig
 
-__all__ = ["DeviceChoice", "create_loggers", "create_trainer", "resolve_device"]
+__all__ = ["DeviceChoice", "create_loggers", "create_trainer", "parse_devices", "resolve_device"]
 
 
 @dataclass(frozen=True)
@@ -28,67 +26,76 @@ class DeviceChoice:
     device: torch.device
 
 
-def resolve_device(config: TrainConfig) -> DeviceChoice:
-    """Mixed precision where a GPU supports it, 32-bit on CPU; channels-last on both.
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
 
-    channels-last made CPU training steps 1.2x (resnet18) to 1.9x (small-cnn)
-    faster on the development machine (docs/performance.md).
+
+def resolve_device(config: TrainConfig) -> DeviceChoice:
+    """CUDA, else Apple's MPS, else CPU (``auto``); mixed precision where the device supports it.
+
+    ``auto`` precision is bf16-mixed on CUDA GPUs that support bf16 (else 16-mixed),
+    32-true on MPS and CPU. channels-last made CPU training steps 1.2x (resnet18) to 1.9x
+    (small-cnn) faster on the development machine (docs/performance.md); it is used on
+    CPU and CUDA, not on MPS (slower there).
 
     Raises:
-        ConfigError: a GPU was asked for on a machine without one, or 16-bit
-            mixed precision on CPU.
+        ConfigError: a CUDA GPU or MPS was asked for on a machine without one, GPU ids
+            without a CUDA GPU, or 16-bit mixed precision on CPU.
     """
-    has_gpu = torch.cuda.is_available()
-    if config.accelerator == "gpu" and not has_gpu:
+    has_cuda, has_mps = torch.cuda.is_available(), _mps_available()
+    if config.accelerator == "gpu" and not has_cuda:
+        hint = " This Mac has MPS: use --accelerator mps (or auto)." if has_mps else ""
         raise ConfigError(
-            "--accelerator gpu was given but no CUDA GPU is visible; use --accelerator auto or cpu."
+            f"--accelerator gpu was given but no CUDA GPU is visible; use --accelerator auto or cpu.{hint}"
         )
-    gpu = has_gpu and config.accelerator != "cpu"
+    if config.accelerator == "mps" and not has_mps:
+        raise ConfigError(
+            "--accelerator mps was given but Apple's MPS backend is not available (it needs an Apple "
+            "silicon Mac and a torch build with MPS); use --accelerator auto or cpu."
+        )
+    if config.accelerator == "auto":
+        kind = "cuda" if has_cuda else "mps" if has_mps else "cpu"
+    else:
+        kind = {"gpu": "cuda", "mps": "mps", "cpu": "cpu"}[config.accelerator]
+    parse_devices(config.devices, kind)  # GPU ids for a CPU or MPS run fail here, before any data work
     precision: str = config.precision
     if precision == "auto":
         # 16-mixed's loss scaler steps the optimizer without a closure, which SAM needs
         fallback = "32-true" if config.sam else "16-mixed"
-        precision = ("bf16-mixed" if torch.cuda.is_bf16_supported() else fallback) if gpu else "32-true"
-    if precision == "16-mixed" and not gpu:
+        precision = ("bf16-mixed" if torch.cuda.is_bf16_supported() else fallback) if kind == "cuda" else "32-true"
+    if precision == "16-mixed" and kind == "cpu":
         raise ConfigError("--precision 16-mixed needs a GPU; on CPU use 32-true (default) or bf16-mixed.")
     return DeviceChoice(
-        accelerator="gpu" if gpu else "cpu",
+        accelerator={"cuda": "gpu", "mps": "mps", "cpu": "cpu"}[kind],
         precision=precision,
-        channels_last=True,
-        device=torch.device("cuda") if gpu else torch.device("cpu"),
+        channels_last=kind != "mps",
+        device=torch.device(kind),
     )
 
 
-def create_loggers(config: TrainConfig, out: Path) -> list[Any]:
-    """CSV always; TensorBoard / MLflow when asked (clear error if the extra is missing)."""
-    from lightning.pytorch.loggers import CSVLogger
+def parse_devices(devices: str, kind: str = "cuda") -> int | list[int] | str:
+    """``auto``, a device count (``2``) or CUDA GPU ids (``0,2``; one id as ``3,``), as Lightning takes them.
 
-    # A resumed run logs into a new version folder: CSVLogger would delete the first attempt's steps.
-    version = f"resumed-{int(time.time())}" if config.resume else ""
-    loggers: list[Any] = [CSVLogger(save_dir=str(out), name="logs", version=version)]
-    for name in config.loggers:
-        if name == "tensorboard":
-            if (
-                importlib.util.find_spec("tensorboard") is None
-                and importlib.util.find_spec("tensorboardX") is None
-            ):
-                raise ConfigError(
-                    "--logger tensorboard needs the tensorboard package, which is not installed. "
-                    "Install it with: pip install 'medbalance[tensorboard]'."
-                )
-            from lightning.pytorch.loggers import TensorBoardLogger
-
-            loggers.append(TensorBoardLogger(save_dir=str(out), name="tensorboard", version=""))
-        elif name == "mlflow":
-            if importlib.util.find_spec("mlflow") is None:
-                raise ConfigError(
-                    "--logger mlflow needs the mlflow package, which is not installed. "
-                    "Install it with: pip install 'medbalance[mlflow]'."
-                )
-            from lightning.pytorch.loggers import MLFlowLogger
-
-            loggers.append(MLFlowLogger(experiment_name="medbalance", tracking_uri=f"file:{out / 'mlruns'}"))
-    return loggers
+    Raises:
+        ConfigError: not one of those, or GPU ids for a CPU or MPS run.
+    """
+    text = str(devices).strip().strip("[]").replace(" ", "")
+    if text == "auto":
+        return "auto"
+    if text.isdigit():
+        return int(text)
+    ids = [part for part in text.split(",") if part]
+    if "," not in text or not ids or not all(part.isdigit() for part in ids):
+        raise ConfigError(
+            f"--devices must be 'auto', a device count (2) or CUDA GPU ids (0,2 or 3,), got {devices!r}."
+        )
+    if kind != "cuda":
+        raise ConfigError(
+            f"--devices {devices} names GPU ids, but this run trains on {kind.upper()}; "
+            "give a count (1) or use --accelerator gpu on a machine with CUDA GPUs."
+        )
+    return [int(part) for part in ids]
 
 
 def _distributed(config: TrainConfig) -> str:
@@ -107,7 +114,8 @@ def create_trainer(
         from lightning.pytorch.callbacks import RichProgressBar
 
         callbacks.append(RichProgressBar(leave=True))
-    devices: int | str = int(config.devices) if str(config.devices).isdigit() else "auto"
+    kind = "cuda" if device.accelerator == "gpu" else device.accelerator
+    devices = parse_devices(config.devices, kind)
     return pl.Trainer(
         max_epochs=config.epochs,
         accelerator=device.accelerator,

@@ -43,6 +43,7 @@ __all__ = [
     "DermoscopyAugmentation",
     "MammographyAugmentation",
     "NoAugmentation",
+    "augmentation_seed",
     "create_augmentation",
     "create_generator",
     "seed_worker",
@@ -256,6 +257,27 @@ def create_generator(seed: int) -> torch.Generator:
     entropy = [int(seed)] if info is None else [int(seed), int(info.seed) % 2**63]
     state = np.random.SeedSequence(entropy).generate_state(1, dtype=np.uint64)[0]
     return torch.Generator().manual_seed(int(state) % 2**63)
+
+
+def augmentation_seed(seed: int, epoch: int, worker: int = -1, rank: int = 0) -> int:
+    """The seed of one training process's augmentation draws in one epoch.
+
+    Derived from (seed, epoch, DataLoader worker, DDP rank) only, so a resumed run draws
+    what an uninterrupted one would, and each DDP rank draws its own augmentations
+    (the same seed on every rank would flip or rotate all ranks' images alike).
+    Rank 0 keeps the single-process value, so single-device runs are unchanged.
+
+    Args:
+        seed: the run's seed.
+        epoch: the epoch (0-based).
+        worker: the DataLoader worker id, -1 in the main process.
+        rank: the global DDP rank.
+    """
+    entropy = [int(seed), int(epoch), int(worker) + 1]
+    if rank:
+        entropy.append(int(rank))
+    state = np.random.SeedSequence(entropy).generate_state(1, dtype=np.uint64)[0]
+    return int(state) % 2**63
 
 
 def seed_worker(worker_id: int) -> None:

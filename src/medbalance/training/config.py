@@ -145,12 +145,12 @@ class TrainConfig:
         ema: keep an exponential moving average of the weights.
         ema_decay: EMA decay per optimizer step.
         precision: ``auto`` (mixed on GPUs, 32-bit on CPU) or a Lightning precision.
-        accelerator: ``auto``, ``cpu`` or ``gpu``.
-        devices: ``auto`` or a device count.
+        accelerator: ``auto`` (CUDA, else Apple's MPS, else CPU), ``cpu``, ``gpu`` (CUDA) or ``mps``.
+        devices: ``auto``, a device count (``2``) or CUDA GPU ids (``0,2``; one id as ``3,``).
         distributed: ``auto`` or ``ddp``.
         num_nodes: machines (DDP).
         num_workers: DataLoader worker processes.
-        loggers: extra loggers besides CSV: ``tensorboard``, ``mlflow``.
+        loggers: trackers besides CSV: ``tensorboard``, ``mlflow``, ``wandb`` (docs/integrations.md).
         cache_dir: preprocessing cache (default ``out/cache``).
         phantoms: the phantom set used when ``data`` is ``phantoms``.
         deterministic: deterministic algorithms (same seed, same machine, same metrics).
@@ -202,7 +202,7 @@ class TrainConfig:
     ema: bool = False
     ema_decay: float = 0.999
     precision: Literal["auto", "32-true", "16-mixed", "bf16-mixed"] = "auto"
-    accelerator: Literal["auto", "cpu", "gpu"] = "auto"
+    accelerator: Literal["auto", "cpu", "gpu", "mps"] = "auto"
     devices: str = "auto"
     distributed: Literal["auto", "ddp"] = "auto"
     num_nodes: int = 1
@@ -256,12 +256,17 @@ class TrainConfig:
             raise ConfigError(
                 f"early_stopping_patience must be >= 1 epoch or null, got {self.early_stopping_patience}."
             )
-        if self.devices != "auto" and not self.devices.isdigit():
-            raise ConfigError(f"devices must be 'auto' or a number of devices, got {self.devices!r}.")
+        text = self.devices.strip().strip("[]").replace(" ", "")
+        if text != "auto" and not text.isdigit() and not (
+            "," in text and text.strip(",") and all(p.isdigit() for p in text.split(",") if p)
+        ):
+            raise ConfigError(
+                f"devices must be 'auto', a number of devices (2) or CUDA GPU ids (0,2 or 3,), got {self.devices!r}."
+            )
         for logger in self.loggers:
-            if logger not in ("tensorboard", "mlflow"):
+            if logger not in ("tensorboard", "mlflow", "wandb"):
                 raise ConfigError(
-                    f"unknown logger {logger!r}; expected 'tensorboard' or 'mlflow' (CSV is always on)."
+                    f"unknown logger {logger!r}; expected 'tensorboard', 'mlflow' or 'wandb' (CSV is always on)."
                 )
         if self.weights is not None and self.pretrained:
             raise ConfigError(

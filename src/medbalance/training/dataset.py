@@ -11,8 +11,23 @@ DDP-sharded by the strategy itself: the Trainer runs with
 Lightning's ``DistributedSampler``.
 
 Example:
-    >>> data = ImageDataModule(train=train_ds, val=val_ds, strategy=strategy, batch_size=16, seed=0)
-    >>> trainer.fit(task, datamodule=data)
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from medbalance.data.cache import PreprocessCache
+    >>> from medbalance.data.preprocess import PreprocessConfig
+    >>> from medbalance.data.splits import split_manifest
+    >>> from medbalance.strategies import create_strategy
+    >>> from medbalance.synth.phantoms import PhantomConfig, generate_phantoms
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> manifest = generate_phantoms(PhantomConfig(n_patients=8, prevalence=0.25, size=32), out_dir=folder / "ph").manifest
+    >>> manifest = split_manifest(manifest, fractions=(0.5, 0.5, 0.0), seed=0)
+    >>> cache = PreprocessCache(folder / "cache", PreprocessConfig(size=32))
+    >>> train, val = (ManifestDataset(manifest.subset(s), cache) for s in ("train", "val"))
+    >>> strategy = create_strategy("oversample").fit(train.labels, 2, seed=0)
+    >>> data = ImageDataModule(train=train, val=val, strategy=strategy, batch_size=4)
+    >>> image, label, index, spacing = train[0]
+    >>> tuple(image.shape), int(label) in (0, 1)
+    ((1, 32, 32), True)
 """
 
 from __future__ import annotations
@@ -30,7 +45,7 @@ from torch.utils.data import DataLoader, Dataset
 from medbalance.data.cache import PreprocessCache
 from medbalance.data.manifest import Manifest
 from medbalance.strategies import Strategy, create_batch_sampler
-from medbalance.training.augment import seed_worker
+from medbalance.training.augment import augmentation_seed, seed_worker
 
 __all__ = [
     "ImageDataModule",
@@ -85,7 +100,8 @@ class ManifestDataset(Dataset[Batch]):
             (a strategy that edits batches, e.g. synthetic lesions, needs that;
             the task then normalises after editing).
         augmentation: ``augment(image, generator)`` for training; None for evaluation.
-        seed: with the epoch and the worker id, seeds the augmentation draws.
+        seed: with the epoch, the worker id and the DDP rank, seeds the augmentation draws
+            (:func:`~medbalance.training.augment.augmentation_seed`).
 
     Raises:
         DataError: a label is not in the manifest's class list.
@@ -109,7 +125,8 @@ class ManifestDataset(Dataset[Batch]):
         self.augmentation = augmentation
         self.seed = int(seed)
         self.epoch = 0
-        self._generator_key: tuple[int, int, int] | None = None
+        self.rank = 0
+        self._generator_key: tuple[int, int, int, int] | None = None
         self._generator: torch.Generator | None = None
 
     def __len__(self) -> int:
@@ -119,15 +136,17 @@ class ManifestDataset(Dataset[Batch]):
         """Select the epoch whose augmentation draws the next items use."""
         self.epoch = int(epoch)
 
+    def set_rank(self, rank: int) -> None:
+        """Select the DDP rank whose augmentation draws the next items use."""
+        self.rank = int(rank)
+
     def _augmentation_generator(self) -> torch.Generator:
         info = torch.utils.data.get_worker_info()
         worker = -1 if info is None else info.id
-        key = (os.getpid(), self.epoch, worker)
+        key = (os.getpid(), self.epoch, worker, self.rank)
         if self._generator is None or self._generator_key != key:
-            # Derived from (seed, epoch, worker) only, so a resumed run draws what an uninterrupted one would.
-            entropy = [self.seed, self.epoch, worker + 1]
-            state = np.random.SeedSequence(entropy).generate_state(1, dtype=np.uint64)[0]
-            self._generator = torch.Generator().manual_seed(int(state) % 2**63)
+            seed = augmentation_seed(self.seed, self.epoch, worker, self.rank)
+            self._generator = torch.Generator().manual_seed(seed)
             self._generator_key = key
         return self._generator
 
@@ -232,6 +251,7 @@ class ImageDataModule(pl.LightningDataModule):
     def train_dataloader(self) -> DataLoader[Batch]:
         trainer = self.trainer
         replicas, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+        self.train_set.set_rank(rank)  # per-rank augmentation draws
         loader = create_train_loader(
             self.train_set,
             self.strategy,

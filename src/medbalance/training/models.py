@@ -1,14 +1,21 @@
 """Create classifiers by name: medbalance's own networks first, then any timm model.
 
 Example:
+    >>> import torch
     >>> model = create_model("small-cnn", num_classes=2, in_chans=1)
-    >>> model = create_model("resnet18", num_classes=2, weights_path=Path("resnet18.safetensors"))
+    >>> model(torch.zeros(1, 1, 64, 64)).shape
+    torch.Size([1, 2])
     >>> backbone, head, last_block = split_parameters(model)
+    >>> create_model("resnet18", num_classes=2, weights_path=Path("missing.safetensors"))
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: weights file missing.safetensors does not exist; check the --weights path.
 
-Pretrained weights come from the model hub by timm name (``pretrained=True``)
-or from a local file (``weights_path``); when the hub cannot be reached the
-request fails with :class:`~medbalance.errors.CheckpointError` naming the
-local-file option, and never falls back to random weights.
+Pretrained weights come from the model hub by timm name (``pretrained=True``;
+``hf-hub:org/repo`` names too), from a folder timm reads (``local-dir:/path`` with
+``pretrained=True``) or from a local file (``weights_path``); when the hub cannot be
+reached the request fails with :class:`~medbalance.errors.CheckpointError` naming the
+local options, and never falls back to random weights.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from torch import nn
 
 from medbalance.errors import CheckpointError, ConfigError
 from medbalance.registry import Registry
+from medbalance.training._heads import HEADS, Head, use_cosine_classifier
 from medbalance.training._parts import split_parameter_names
 from medbalance.training._resnet22 import ResNet22
 from medbalance.training._smallcnn import SmallCNN
@@ -37,6 +45,7 @@ __all__ = [
     "list_models",
     "load_state_dict_file",
     "load_weights",
+    "pretrained_normalization",
     "split_parameters",
 ]
 
@@ -91,29 +100,62 @@ def _unknown_model(name: str, timm_names: list[str]) -> ConfigError:
     )
 
 
+_SCHEMES = ("hf-hub:", "hf_hub:", "local-dir:")
+"""timm names that point at a model hub repository or a local folder, not at a registered architecture."""
+
+
+def _timm_failure(name: str, exc: Exception) -> CheckpointError:
+    detail = str(exc).splitlines()[0] if str(exc) else "no detail"
+    if name.startswith("local-dir:"):
+        return CheckpointError(
+            f"cannot load {name!r} ({type(exc).__name__}: {detail}). A local-dir: folder must hold timm's "
+            "config.json and model.safetensors (or pytorch_model.bin), as timm's save_for_hf or "
+            "push_to_hf_hub write them; check the path."
+        )
+    return CheckpointError(
+        f"cannot load {name!r} from the model hub ({type(exc).__name__}: {detail}). This machine may be "
+        f"offline (HF_HUB_OFFLINE=1) or the weights are not published: {_WEIGHTS_HINT}, or point the "
+        "model at a folder with timm's config.json and weights: --model local-dir:/path/to/folder "
+        "--pretrained. medbalance never falls back to random weights."
+    )
+
+
 def _create_timm(
     name: str, *, num_classes: int, in_chans: int, pretrained: bool, drop_rate: float
 ) -> nn.Module:
     import timm
 
-    base = name.split(".")[0]
-    if not timm.is_model(base):
+    if name.startswith("timm:"):  # timm's explicit scheme for its own registry
+        name = name[len("timm:") :]
+    hub_or_folder = name.startswith(_SCHEMES)
+    if not hub_or_folder and not timm.is_model(name.split(".")[0]):
         raise _unknown_model(name, timm.list_models())
     kwargs: dict[str, Any] = {"num_classes": num_classes, "in_chans": in_chans, "drop_rate": drop_rate}
-    if not pretrained:
-        try:
-            return timm.create_model(name, pretrained=False, **kwargs)
-        except (TypeError, ValueError, RuntimeError) as exc:
-            raise ConfigError(f"timm cannot build {name!r} with {kwargs}: {exc}") from exc
     try:
-        return timm.create_model(name, pretrained=True, **kwargs)
-    except (OSError, RuntimeError, ValueError) as exc:  # hub offline/unreachable, no weights published
-        raise CheckpointError(
-            f"cannot load pretrained weights for {name!r} from the model hub ({type(exc).__name__}: "
-            f"{str(exc).splitlines()[0] if str(exc) else 'no detail'}). This machine may be offline "
-            f"(HF_HUB_OFFLINE=1) or the weights are not published: {_WEIGHTS_HINT}, or train from "
-            "scratch without --pretrained. medbalance never falls back to random weights."
-        ) from exc
+        return timm.create_model(name, pretrained=pretrained, **kwargs)
+    except OSError as exc:  # hub offline/unreachable, a folder without config or weights
+        raise _timm_failure(name, exc) from exc
+    except (TypeError, ValueError, RuntimeError) as exc:
+        if pretrained:  # no weights published, or weights that do not fit
+            raise _timm_failure(name, exc) from exc
+        raise ConfigError(f"timm cannot build {name!r} with {kwargs}: {exc}") from exc
+
+
+def pretrained_normalization(model: nn.Module, channels: int) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+    """The mean/std the model's pretrained weights expect (timm's ``pretrained_cfg``), per input channel.
+
+    One grey channel gets the average of the RGB values; None when the model declares none.
+    """
+    cfg = getattr(model, "pretrained_cfg", None) or {}
+    mean, std = cfg.get("mean"), cfg.get("std")
+    if not mean or not std or len(mean) != len(std):
+        return None
+    mean_t, std_t = tuple(float(v) for v in mean), tuple(float(v) for v in std)
+    if channels == len(mean_t):
+        return mean_t, std_t
+    if channels == 1:
+        return (sum(mean_t) / len(mean_t),), (sum(std_t) / len(std_t),)
+    return None
 
 
 def create_model(
@@ -124,12 +166,15 @@ def create_model(
     pretrained: bool = False,
     weights_path: Path | None = None,
     drop_rate: float = 0.0,
+    head: Head = "linear",
 ) -> nn.Module:
     """Build a classifier by name.
 
     Args:
-        name: a medbalance model (``small-cnn``, ``resnet22``) or any timm name,
-            optionally with a weights tag (``resnet18.a1_in1k``).
+        name: a medbalance model (``small-cnn``, ``resnet22``) or any name
+            ``timm.create_model`` takes: an architecture with an optional weights tag
+            (``resnet18.a1_in1k``), ``hf-hub:org/repo`` or ``local-dir:/path/to/folder``
+            (timm's ``config.json`` plus weights).
         num_classes: outputs of the classifier (the manifest's class count).
         in_chans: 1 for grey images, 3 for RGB.
         pretrained: load the published weights of a timm model from the hub.
@@ -137,6 +182,9 @@ def create_model(
             of the hub (``pretrained`` is then ignored). The first convolution is
             adapted to ``in_chans`` and a classifier of another size is reset.
         drop_rate: dropout before the classifier.
+        head: ``linear`` (the model's own) or ``cosine`` (a normalised classifier,
+            logits in [-1, 1]; what LDAM pairs with its scale ``s``). A weights file's
+            classifier is not loaded into a cosine head.
 
     Raises:
         ConfigError: unknown name (with suggestions) or an invalid argument.
@@ -162,8 +210,12 @@ def create_model(
         model = _create_timm(
             name, num_classes=num_classes, in_chans=in_chans, pretrained=from_hub, drop_rate=drop_rate
         )
+    if head not in HEADS:
+        raise ConfigError(f"head must be one of {', '.join(HEADS)}, got {head!r}.")
     if weights_path is not None:
         load_weights(model, weights_path)
+    if head == "cosine":
+        use_cosine_classifier(model)
     return model
 
 

@@ -7,8 +7,14 @@ probabilities are ``softmax(strategy.adjust_logits(logits))``, the strategy's
 post-hoc hook included, so the metrics describe the decisions the run reports.
 
 Example:
+    >>> import numpy as np, torch
+    >>> from medbalance.strategies import create_strategy
+    >>> from medbalance.training.models import create_model
+    >>> model = create_model("small-cnn", num_classes=2, in_chans=1)
+    >>> strategy = create_strategy("none").fit(np.array([0, 0, 0, 1]), 2, seed=0)
     >>> task = ClassifierTask(model, strategy, class_names=("benign", "malignant"), optim=OptimizerSettings())
-    >>> trainer.fit(task, datamodule=data)
+    >>> task.probabilities(torch.zeros(1, 2)).tolist()  # softmax of the strategy-adjusted logits
+    [[0.5, 0.5]]
 """
 
 from __future__ import annotations

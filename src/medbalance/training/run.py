@@ -12,19 +12,19 @@ The run folder (the contract with evaluation and benchmark)::
     summary.json           status completed/failed, best epoch, hashes, class counts, metrics
 
 Example:
-    >>> result = train(create_train_config({"out": "runs/baseline", "epochs": 3}))
-    >>> result.summary["test_metrics"]["auc_roc"]  # doctest: +SKIP
+    >>> result = train(load_train_config(None, {"out": "runs/baseline", "epochs": 3}))  # doctest: +SKIP
+    >>> result.summary["test_metrics"]["auc_roc"], result.model, result.to_frame()  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
 import logging
 import pickle
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ from medbalance.strategies import Strategy, create_strategy
 from medbalance.training._launch import is_launch_primary, mark_prepared, wait_for_primary
 from medbalance.training._run_data import RunData, compute_split_hash, create_datasets, prepare_run_data
 from medbalance.training._run_outputs import capture_logs, write_run_predictions, write_summary
+from medbalance.training._tracking import describe_trackers, log_final_metrics, log_hyperparameters
 from medbalance.training._trainer import create_trainer, resolve_device
 from medbalance.training.callbacks import CollapseDetector, EpochSetup, HistoryWriter, NonFiniteLossGuard
 from medbalance.training.checkpoints import (
@@ -48,9 +49,9 @@ from medbalance.training.checkpoints import (
     check_resume,
 )
 from medbalance.training.config import TrainConfig, compute_train_config_hash
-from medbalance.training.dataset import ImageDataModule
+from medbalance.training.dataset import ImageDataModule, Normalization
 from medbalance.training.finetune import FreezeSchedule
-from medbalance.training.models import create_model
+from medbalance.training.models import create_model, pretrained_normalization
 from medbalance.training.module import ClassifierTask, OptimizerSettings
 
 __all__ = ["RunResult", "train"]
@@ -60,12 +61,38 @@ log = logging.getLogger("medbalance.training")
 
 @dataclass(frozen=True)
 class RunResult:
-    """What :func:`train` produced."""
+    """What :func:`train` produced.
+
+    Attributes:
+        out: the run folder.
+        status: ``completed``.
+        best_epoch: the epoch of the best checkpoint (None when none was kept).
+        summary: the content of ``summary.json``.
+        model: the trained network with the best checkpoint's weights, in eval mode
+            (None in DDP ranks other than 0).
+        config: the resolved configuration.
+    """
 
     out: Path
     status: str
     best_epoch: int | None
     summary: dict[str, Any]
+    model: torch.nn.Module | None = field(default=None, repr=False, compare=False)
+    config: TrainConfig | None = field(default=None, repr=False)
+
+    def to_frame(self) -> Any:
+        """The per-epoch history (``history.csv``) as a pandas DataFrame."""
+        import pandas as pd
+
+        return pd.read_csv(self.out / "history.csv")
+
+    def predictions(self, split: str = "test") -> Any:
+        """``predictions_<split>.csv`` (``val`` or ``test``) as a pandas DataFrame."""
+        import pandas as pd
+
+        if split not in ("val", "test"):
+            raise ValueError(f"split must be 'val' or 'test', got {split!r}.")
+        return pd.read_csv(self.out / f"predictions_{split}.csv")
 
 
 def _fit_strategy(strategy: Strategy, config: TrainConfig, data: RunData) -> Strategy:
@@ -80,18 +107,59 @@ def _fit_strategy(strategy: Strategy, config: TrainConfig, data: RunData) -> Str
     )
 
 
-def _create_task(
-    config: TrainConfig, data: RunData, strategy: Strategy, channels_last: bool
-) -> ClassifierTask:
-    manifest = data.manifest
-    model = create_model(
+def _build_network(
+    config: TrainConfig, num_classes: int, strategy: Strategy, *, for_checkpoint: bool = False
+) -> torch.nn.Module:
+    """The network with the classifier head the strategy needs (cosine for LDAM).
+
+    ``for_checkpoint``: a checkpoint's weights are loaded next, so no pretrained weights are fetched.
+    """
+    return create_model(
         config.model,
-        num_classes=len(manifest.classes),
+        num_classes=num_classes,
         in_chans=int(config.channels),  # type: ignore[arg-type]
-        pretrained=config.pretrained,
-        weights_path=config.weights,
+        pretrained=config.pretrained and not for_checkpoint,
+        weights_path=None if for_checkpoint else config.weights,
         drop_rate=config.drop_rate,
+        head="cosine" if strategy.classifier_head == "cosine" else "linear",
     )
+
+
+def _create_model(
+    config: TrainConfig, data: RunData, strategy: Strategy
+) -> tuple[torch.nn.Module, RunData, dict[str, Any]]:
+    """The network, and the run's data normalised as its pretrained weights expect.
+
+    A pretrained backbone (``--pretrained``: hub, ``hf-hub:`` or ``local-dir:``) is fed
+    images normalised with its weights' own ``pretrained_cfg`` mean/std, as fine-tuning
+    expects; otherwise (and with ``--weights FILE``) the training split's statistics are used.
+    """
+    model = _build_network(config, len(data.manifest.classes), strategy)
+    stats = pretrained_normalization(model, int(config.channels)) if config.pretrained else None
+    if not config.normalize or stats is None:
+        pre = data.preprocessing
+        return model, data, {"source": "training split" if config.normalize else "none", "mean": pre.mean, "std": pre.std}
+    mean, std = stats
+    data = dataclasses.replace(
+        data,
+        preprocessing=dataclasses.replace(data.preprocessing, mean=mean, std=std),
+        normalization=Normalization(mean, std),
+    )
+    log.info("normalising with the pretrained weights' mean %s and std %s (pretrained_cfg)", mean, std)
+    return model, data, {"source": "pretrained_cfg", "mean": mean, "std": std}
+
+
+def _create_task(
+    config: TrainConfig,
+    data: RunData,
+    strategy: Strategy,
+    channels_last: bool,
+    model: torch.nn.Module | None = None,
+) -> ClassifierTask:
+    """The Lightning task around ``model`` (None: a network built for loading a checkpoint into)."""
+    manifest = data.manifest
+    if model is None:
+        model = _build_network(config, len(manifest.classes), strategy, for_checkpoint=True)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     return ClassifierTask(
@@ -214,7 +282,8 @@ def _train_logged(
 ) -> RunResult:
     out = config.out
     started = time.time()
-    logs = capture_logs(out / "train.log") if primary else contextlib.nullcontext()
+    # other DDP ranks print nothing: rank 0 reports the run and logs it to train.log
+    logs = capture_logs(out / "train.log") if primary else capture_logs(None, console=False)
     with logs, warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
@@ -290,7 +359,8 @@ def _train(config: TrainConfig, summary: dict[str, Any], extra: list[Callback]) 
     strategy = _fit_strategy(strategy, config, data)
     summary["strategy"] = strategy.describe()
     summary["rebalances"] = bool(strategy.balances)
-    task = _create_task(config, data, strategy, device.channels_last)
+    model, data, summary["normalization"] = _create_model(config, data, strategy)
+    task = _create_task(config, data, strategy, device.channels_last, model)
     sets = create_datasets(data, config, normalize_in_dataset="batch" not in strategy.hooks)
     sidecar = {
         "class_names": list(manifest.classes),
@@ -298,6 +368,7 @@ def _train(config: TrainConfig, summary: dict[str, Any], extra: list[Callback]) 
         "preprocessing": config_to_dict(data.preprocessing),
         "model": config.model,
         "in_chans": int(config.channels),
+        "head": strategy.classifier_head,
         "config_hash": config_hash,
         "split_hash": split_hash,
     }
@@ -318,6 +389,8 @@ def _train(config: TrainConfig, summary: dict[str, Any], extra: list[Callback]) 
         ckpt,
     ]
     trainer = create_trainer(config, device, callbacks, out)
+    if trainer.is_global_zero:
+        log_hyperparameters(trainer.loggers, config)
     datamodule = ImageDataModule(
         train=sets["train"],
         val=sets["val"],
@@ -352,5 +425,8 @@ def _train(config: TrainConfig, summary: dict[str, Any], extra: list[Callback]) 
         write_run_predictions(
             out, task, sets, best, summary, batch_size=config.batch_size, device=device.device
         )
+        summary["trackers"] = describe_trackers(trainer.loggers[1:])  # [0] is the CSV logger
+        log_final_metrics(trainer.loggers, summary, step=trainer.global_step)
     summary["status"] = "completed"
-    return RunResult(out, "completed", summary.get("best_epoch"), summary)
+    trained = task.model.eval() if trainer.is_global_zero else None
+    return RunResult(out, "completed", summary.get("best_epoch"), summary, model=trained, config=config)
