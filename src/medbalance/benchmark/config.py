@@ -35,7 +35,7 @@ from typing import Any, Literal
 
 import yaml
 
-from medbalance.config import config_hash, config_to_dict, load_config, parse_config
+from medbalance.config import config_hash, config_to_dict, load_config, merge_overrides, parse_config
 from medbalance.errors import ConfigError
 from medbalance.evaluation.evaluate import EvaluateConfig
 
@@ -299,7 +299,7 @@ def load_benchmark_config(
     Raises:
         ConfigError: unknown keys (with "did you mean"), wrong types, bad values.
     """
-    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    given = merge_overrides({}, overrides)  # None skipped; dotted keys (evaluation.level) nested
     if "data" in given:
         given["data"] = data_from_flags(given["data"])
     if path is not None:

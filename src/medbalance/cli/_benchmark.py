@@ -7,6 +7,8 @@ from typing import Any
 
 import typer
 
+from medbalance.cli._config_file import config_file_option
+
 __all__ = ["register"]
 
 benchmark_app = typer.Typer(
@@ -24,6 +26,9 @@ def _split(text: str | None) -> list[str] | None:
 def benchmark(
     ctx: typer.Context,
     config: Path | None = typer.Option(None, "--config", help="YAML config; flags override its keys."),
+    set_: list[str] | None = typer.Option(
+        None, "--set", help="Any config key, dotted for nested ones, e.g. --set evaluation.level=breast (repeatable)."
+    ),
     out: Path | None = typer.Option(None, "--out", "-o", help="Benchmark folder (store, cells, units)."),
     data: list[str] | None = typer.Option(None, "--data", help="A manifest CSV or 'phantoms' (repeatable)."),
     class_map: str | None = typer.Option(
@@ -85,6 +90,7 @@ def benchmark(
                                  "positive_class": positive_class}  # fmt: skip
         extra = {k: v for k, v in extra.items() if v is not None}
         overrides["data"] = [{**entry, **extra} for entry in data_from_flags(data)]
+    overrides.update(parse_key_values(set_, option="--set"))
     if config is None and out is None:
         raise typer.BadParameter("pass --out DIR (or --config bench.yaml with 'out:').", param_hint="--out")
     settings = load_benchmark_config(config, overrides)
@@ -105,6 +111,7 @@ def merge(
     shards: list[Path] = typer.Argument(..., help="Shard folders (each a --shard i/N benchmark folder)."),
     out: Path = typer.Option(..., "--out", "-o", help="New folder for the merged benchmark."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output folder."),
+    config: Path | None = config_file_option(),
 ) -> None:
     """Combine shard folders (stores, cells, units) into one benchmark folder."""
     from medbalance.benchmark.merge import merge_benchmarks

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from medbalance.cli._config_file import config_file_option
+
 __all__ = ["register"]
 
 
@@ -31,6 +33,7 @@ def predict(
     ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing output files."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    config: Path | None = config_file_option(),
 ) -> None:
     """Predict new images; unreadable ones go to the errors CSV and make the exit code 1."""
     from medbalance.inference.bundle import load_bundle

@@ -69,6 +69,9 @@ def train(
         None, "--weights", help="Local weights file (.safetensors/state dict)."
     ),
     config: Path | None = typer.Option(None, "--config", help="YAML config; flags override its keys."),
+    set_: list[str] | None = typer.Option(
+        None, "--set", help="Any config key, dotted for nested ones, e.g. --set phantoms.size=64 (repeatable)."
+    ),
     epochs: int | None = typer.Option(None, "--epochs", help="Training epochs."),
     batch_size: int | None = typer.Option(None, "--batch-size", help="Images per batch (per device)."),
     lr: float | None = typer.Option(None, "--lr", help="Peak learning rate."),
@@ -188,6 +191,7 @@ def train(
     }
     if strategy_param:
         values["strategy_params"] = parse_key_values(strategy_param, option="--strategy-param")
+    values.update(parse_key_values(set_, option="--set"))
     phantoms = {"n_patients": phantom_patients, "prevalence": phantom_prevalence, "size": phantom_size}
     if any(v is not None for v in phantoms.values()):
         values["phantoms"] = {k: v for k, v in phantoms.items() if v is not None}

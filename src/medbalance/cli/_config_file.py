@@ -1,0 +1,69 @@
+"""``--config FILE`` for every command that runs work.
+
+The YAML file's keys are the command's option names (``n_bootstrap`` or ``n-bootstrap``);
+its values become the options' defaults, so a flag given on the command line wins over
+the file and a flag left out takes the file's value. ``train`` and ``benchmark`` have
+their own nested configs (``TrainConfig``, ``BenchmarkConfig``) with deep-merged
+overrides; this gives every other command the same habit.
+
+Example ``evaluate.yaml``::
+
+    level: breast
+    rule: [youden, "target-sensitivity:0.95"]
+    n_bootstrap: 2000
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from medbalance.errors import ConfigError
+
+__all__ = ["config_file_option"]
+
+
+def _load(ctx: typer.Context, param: Any, value: Path | None) -> Path | None:
+    if value is None:
+        return None
+    import yaml
+
+    from medbalance.registry import look_up_option
+
+    path = Path(value)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist; check the --config path.")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc}).") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of option names to values, got {type(data).__name__}.")
+    options = {
+        p.name: p
+        for p in ctx.command.params
+        if p.name not in ("config", "help") and p.param_type_name == "option"
+    }
+    defaults: dict[str, Any] = {}
+    for key, item in data.items():
+        name = look_up_option(
+            str(key).replace("-", "_"), options, what=f"option of `{ctx.command_path}` in {path}"
+        )
+        if options[name].multiple and not isinstance(item, list):
+            item = [item]
+        defaults[name] = item
+    ctx.default_map = {**(ctx.default_map or {}), **defaults}
+    return path
+
+
+def config_file_option() -> Any:
+    """The ``--config FILE`` option (eager: the file is read before the other options)."""
+    return typer.Option(
+        None,
+        "--config",
+        callback=_load,
+        is_eager=True,
+        help="YAML file of this command's options (keys as the option names); flags override it.",
+    )
