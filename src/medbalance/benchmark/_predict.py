@@ -61,9 +61,7 @@ def predict_with_run(run_dir: Path, manifest: Manifest, cache_dir: Path, out_csv
         PreprocessConfig, sidecar["preprocessing"], where=f"{checkpoint.name} sidecar"
     )
     raw = dataclasses.replace(preprocessing, mean=None, std=None)  # the cache holds un-normalised arrays
-    normalization = None
-    if preprocessing.mean is not None and preprocessing.std is not None:
-        normalization = Normalization(preprocessing.mean, preprocessing.std)
+    normalization = Normalization.from_preprocessing(preprocessing)
     cache = PreprocessCache(cache_dir, raw)
     data = RunData(train_manifest, preprocessing, cache, normalization)
     strategy = create_strategy(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -10,7 +9,7 @@ from pathlib import Path
 
 from medbalance.data.cache import PreprocessCache
 from medbalance.data.manifest import Manifest, load_manifest
-from medbalance.data.preprocess import PreprocessConfig, compute_normalisation_stats
+from medbalance.data.preprocess import PreprocessConfig
 from medbalance.data.splits import assert_no_leakage, split_manifest
 from medbalance.data.validate import validate_manifest
 from medbalance.errors import DataError
@@ -176,11 +175,9 @@ def prepare_run_data(config: TrainConfig, *, progress: bool) -> RunData:
     preprocessing = create_preprocess_config(config)
     cache = PreprocessCache(config.cache_dir or config.out / "cache", preprocessing)
     cache.build(manifest, progress=progress)
-    normalization = None
-    if config.normalize:
-        mean, std = compute_normalisation_stats(cache.iter_arrays(manifest.subset("train")))
-        preprocessing = dataclasses.replace(preprocessing, mean=mean, std=std)
-        normalization = Normalization(mean, std)
+    normalization = Normalization.from_training_split(cache, manifest) if config.normalize else None
+    if normalization is not None:
+        preprocessing = normalization.stored_in(preprocessing)
     return RunData(manifest, preprocessing, cache, normalization)
 
 

@@ -32,6 +32,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from collections.abc import Callable
@@ -44,6 +45,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from medbalance.data.cache import PreprocessCache
 from medbalance.data.manifest import Manifest
+from medbalance.data.preprocess import PreprocessConfig
 from medbalance.strategies import Strategy, create_batch_sampler
 from medbalance.training.augment import augmentation_seed, seed_worker
 
@@ -60,18 +62,66 @@ Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 
 
 class Normalization:
-    """Per-channel ``(x - mean) / std`` for (C, H, W) or (B, C, H, W) tensors.
+    """Per-channel ``(x - mean) / std`` for (C, H, W) or (B, C, H, W) tensors: the run's one owner
+    of normalisation.
+
+    It is made once per run, by one of the constructors below, and travels with the run:
+    :meth:`record` goes to ``summary.json`` (``normalization``) and :meth:`stored_in` puts
+    the values into the run's ``PreprocessConfig`` *after* the cache key was taken, so the
+    cache (un-normalised arrays) is shared by runs with other statistics. Training applies
+    it in the dataset, or in the task for strategies with a ``batch`` hook (lesions are
+    inserted into [0, 1] images first); the benchmark's out-of-distribution predictions
+    rebuild it with :meth:`from_preprocessing`; a model bundle carries the same values
+    (``normalisation``) into ``predict``.
 
     Args:
         mean: one value per channel.
         std: one value per channel, all > 0.
+        source: where the values come from: ``training split`` or ``pretrained_cfg``.
+
+    >>> norm = Normalization((0.5,), (0.25,))
+    >>> norm(torch.ones(1, 2, 2)).flatten().tolist(), norm.record()["source"]
+    ([2.0, 2.0, 2.0, 2.0], 'training split')
     """
 
-    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
+    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...], *, source: str = "training split") -> None:
         if len(mean) != len(std) or not all(s > 0 for s in std):
             raise ValueError(f"mean and std need one value per channel and std > 0, got {mean}, {std}.")
+        self.values = (tuple(float(m) for m in mean), tuple(float(s) for s in std))
+        self.source = source
         self.mean = torch.tensor(mean, dtype=torch.float32).view(-1, 1, 1)
         self.std = torch.tensor(std, dtype=torch.float32).view(-1, 1, 1)
+
+    @classmethod
+    def from_training_split(cls, cache: PreprocessCache, manifest: Manifest) -> Normalization:
+        """Mean/std over every pixel of the training split's preprocessed images (streamed)."""
+        from medbalance.data.preprocess import compute_normalisation_stats
+
+        mean, std = compute_normalisation_stats(cache.iter_arrays(manifest.subset("train")))
+        return cls(mean, std, source="training split")
+
+    @classmethod
+    def from_pretrained(cls, model: torch.nn.Module, channels: int) -> Normalization | None:
+        """The mean/std the model's pretrained weights expect (timm's ``pretrained_cfg``), if declared."""
+        from medbalance.training.models import pretrained_normalization
+
+        stats = pretrained_normalization(model, channels)
+        return None if stats is None else cls(*stats, source="pretrained_cfg")
+
+    @classmethod
+    def from_preprocessing(cls, preprocessing: PreprocessConfig) -> Normalization | None:
+        """The values a run stored in its ``PreprocessConfig`` (None when it did not normalise)."""
+        if preprocessing.mean is None or preprocessing.std is None:
+            return None
+        return cls(tuple(preprocessing.mean), tuple(preprocessing.std), source="stored")
+
+    def stored_in(self, preprocessing: PreprocessConfig) -> PreprocessConfig:
+        """``preprocessing`` with these values (beside the cache key, which was taken without them)."""
+        return dataclasses.replace(preprocessing, mean=self.values[0], std=self.values[1])
+
+    def record(self) -> dict[str, object]:
+        """JSON for ``summary.json``: source, mean, std."""
+        return {"source": self.source, "mean": list(self.values[0]), "std": list(self.values[1])}
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         mean = self.mean.to(images.device, images.dtype)

@@ -41,6 +41,7 @@ __all__ = [
     "MODELS",
     "ModelEntry",
     "WeightsReport",
+    "check_model_name",
     "create_model",
     "list_models",
     "load_state_dict_file",
@@ -120,16 +121,34 @@ def _timm_failure(name: str, exc: Exception) -> CheckpointError:
     )
 
 
+def check_model_name(name: str) -> str:
+    """``name`` as timm takes it, checked without building anything (a second, not a model).
+
+    medbalance's own models and ``hf-hub:``/``local-dir:`` names pass (what they point at is
+    checked when loading); other names must be timm architectures (``timm:`` prefix allowed).
+
+    Raises:
+        ConfigError: an unknown name, with "did you mean" and the list.
+    """
+    if name in MODELS.names():
+        return name
+    if name.startswith("timm:"):  # timm's explicit scheme for its own registry
+        name = name[len("timm:") :]
+    if name.startswith(_SCHEMES):
+        return name
+    import timm
+
+    if not timm.is_model(name.split(".")[0]):
+        raise _unknown_model(name, timm.list_models())
+    return name
+
+
 def _create_timm(
     name: str, *, num_classes: int, in_chans: int, pretrained: bool, drop_rate: float
 ) -> nn.Module:
     import timm
 
-    if name.startswith("timm:"):  # timm's explicit scheme for its own registry
-        name = name[len("timm:") :]
-    hub_or_folder = name.startswith(_SCHEMES)
-    if not hub_or_folder and not timm.is_model(name.split(".")[0]):
-        raise _unknown_model(name, timm.list_models())
+    name = check_model_name(name)
     kwargs: dict[str, Any] = {"num_classes": num_classes, "in_chans": in_chans, "drop_rate": drop_rate}
     try:
         return timm.create_model(name, pretrained=pretrained, **kwargs)

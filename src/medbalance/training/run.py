@@ -51,7 +51,7 @@ from medbalance.training.checkpoints import (
 from medbalance.training.config import TrainConfig, compute_train_config_hash
 from medbalance.training.dataset import ImageDataModule, Normalization
 from medbalance.training.finetune import FreezeSchedule
-from medbalance.training.models import create_model, pretrained_normalization
+from medbalance.training.models import create_model
 from medbalance.training.module import ClassifierTask, OptimizerSettings
 
 __all__ = ["RunResult", "train"]
@@ -135,18 +135,15 @@ def _create_model(
     expects; otherwise (and with ``--weights FILE``) the training split's statistics are used.
     """
     model = _build_network(config, len(data.manifest.classes), strategy)
-    stats = pretrained_normalization(model, int(config.channels)) if config.pretrained else None
-    if not config.normalize or stats is None:
-        pre = data.preprocessing
-        return model, data, {"source": "training split" if config.normalize else "none", "mean": pre.mean, "std": pre.std}
-    mean, std = stats
-    data = dataclasses.replace(
-        data,
-        preprocessing=dataclasses.replace(data.preprocessing, mean=mean, std=std),
-        normalization=Normalization(mean, std),
-    )
-    log.info("normalising with the pretrained weights' mean %s and std %s (pretrained_cfg)", mean, std)
-    return model, data, {"source": "pretrained_cfg", "mean": mean, "std": std}
+    pretrained = Normalization.from_pretrained(model, int(config.channels)) if config.pretrained else None
+    if config.normalize and pretrained is not None:
+        data = dataclasses.replace(
+            data, preprocessing=pretrained.stored_in(data.preprocessing), normalization=pretrained
+        )
+        log.info("normalising with the pretrained weights' mean %s and std %s (pretrained_cfg)", *pretrained.values)
+    if data.normalization is None:
+        return model, data, {"source": "none", "mean": None, "std": None}
+    return model, data, data.normalization.record()
 
 
 def _create_task(
@@ -198,16 +195,12 @@ def check_train_names(config: TrainConfig) -> None:
         FileNotFoundError: ``--weights`` names no file.
     """
     from medbalance.training.augment import create_augmentation
-    from medbalance.training.models import MODELS, _unknown_model
+    from medbalance.training.models import check_model_name
 
     create_strategy(config.strategy, allow_double_balancing=config.allow_double_balancing, **config.strategy_params)
     if config.augmentation != "none":
         create_augmentation(config.augmentation)
-    if config.model not in MODELS.names():
-        import timm
-
-        if not timm.is_model(config.model.split(".")[0]):
-            raise _unknown_model(config.model, timm.list_models())
+    check_model_name(config.model)
     if config.weights is not None and not Path(config.weights).is_file():
         raise FileNotFoundError(f"--weights {config.weights} is not a file; give the path of a .safetensors file.")
 
