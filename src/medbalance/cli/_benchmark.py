@@ -111,7 +111,7 @@ def merge(
     shards: list[Path] = typer.Argument(..., help="Shard folders (each a --shard i/N benchmark folder)."),
     out: Path = typer.Option(..., "--out", "-o", help="New folder for the merged benchmark."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output folder."),
-    config: Path | None = config_file_option(),
+    config_file: Path | None = config_file_option(),
 ) -> None:
     """Combine shard folders (stores, cells, units) into one benchmark folder."""
     from medbalance.benchmark.merge import merge_benchmarks

@@ -44,7 +44,7 @@ def _load(ctx: typer.Context, param: Any, value: Path | None) -> Path | None:
     options = {
         p.name: p
         for p in ctx.command.params
-        if p.name not in ("config", "help") and p.param_type_name == "option"
+        if p.name not in ("config", "config_file", "help") and p.param_type_name == "option"
     }
     defaults: dict[str, Any] = {}
     for key, item in data.items():

@@ -149,7 +149,7 @@ def data(
     resplit: bool = typer.Option(False, help="Replace a split that came with the source."),
     check_images: bool = typer.Option(True, help="Decode every image while validating."),
     overwrite: bool = typer.Option(False, help="Replace an existing output folder."),
-    config: Path | None = config_file_option(),
+    config_file: Path | None = config_file_option(),
 ) -> None:
     """Build a manifest from a data source, split it by patient, validate it, save it."""
     from rich.progress import Progress
@@ -210,7 +210,7 @@ def validate(
     ),
     check_images: bool = typer.Option(True, help="Decode every image (catches truncated files)."),
     max_pixels: int | None = typer.Option(None, help="Refuse images with more pixels than this."),
-    config: Path | None = config_file_option(),
+    config_file: Path | None = config_file_option(),
 ) -> None:
     """Report ALL problems of a data set before training; exit 1 when training would be unsafe."""
     from rich.progress import Progress

@@ -32,7 +32,7 @@ def demo(
     ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing demo folder."),
     resume: bool = typer.Option(False, "--resume", help="Keep the finished cells of an interrupted demo."),
-    config: Path | None = config_file_option(),
+    config_file: Path | None = config_file_option(),
 ) -> None:
     """Benchmark strategies x 2 seeds on 19:1 phantoms, tested in and out of distribution (vendor c).
 

@@ -64,7 +64,7 @@ def evaluate(
     ),
     out: Path | None = typer.Option(None, "--out", "-o", help="Output folder (default RUN_DIR/evaluation)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output folder."),
-    config: Path | None = config_file_option(),
+    config_file: Path | None = config_file_option(),
 ) -> None:
     """Evaluate a run: metrics with CIs, operating points chosen on validation, calibration, prevalence, figures."""
     from medbalance.config import parse_config

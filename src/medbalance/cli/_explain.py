@@ -19,7 +19,7 @@ def explain(
     tsne: bool = typer.Option(True, "--tsne/--no-tsne", help="Also draw the t-SNE of test embeddings."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output folder."),
-    config: Path | None = config_file_option(),
+    config_file: Path | None = config_file_option(),
 ) -> None:
     """Show what the model looked at: most confident TP, FN and FP of the test split, with lesion outlines."""
     from medbalance.inference.explain_run import explain_run

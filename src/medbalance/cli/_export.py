@@ -32,7 +32,7 @@ def export(
         None, "--evaluation", help="Folder of metrics.json (default RUN_DIR/evaluation)."
     ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing bundle folder."),
-    config: Path | None = config_file_option(),
+    config_file: Path | None = config_file_option(),
 ) -> None:
     """Write a model bundle: weights, calibration, threshold with its evidence, SHA-256 of every file."""
     from medbalance.inference.export import export_bundle, export_recommended

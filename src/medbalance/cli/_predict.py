@@ -33,7 +33,7 @@ def predict(
     ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing output files."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
-    config: Path | None = config_file_option(),
+    config_file: Path | None = config_file_option(),
 ) -> None:
     """Predict new images; unreadable ones go to the errors CSV and make the exit code 1."""
     from medbalance.inference.bundle import load_bundle

@@ -29,7 +29,7 @@ def preview(
     seed: int | None = typer.Option(
         None, "--seed", help="Sample images with this seed (default: first rows)."
     ),
-    config: Path | None = config_file_option(),
+    config_file: Path | None = config_file_option(),
 ) -> None:
     """Write a contact sheet of original vs preprocessed images, to check the pipeline by eye."""
     from medbalance.config import parse_config
@@ -58,7 +58,7 @@ def cache(
     workers: int | None = typer.Option(
         None, "--workers", min=1, help="Processes preprocessing in parallel (default: one per CPU core)."
     ),
-    config: Path | None = config_file_option(),
+    config_file: Path | None = config_file_option(),
 ) -> None:
     """Preprocess every image of a manifest once into the cache (skips images already cached)."""
     from medbalance.config import parse_config

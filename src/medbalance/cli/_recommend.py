@@ -27,7 +27,7 @@ def recommend(
     ),
     train_set: str | None = typer.Option(None, "--train-set", help="Training set, when there are several."),
     n_bootstrap: int = typer.Option(1000, "--n-bootstrap", help="Resamples of the test intervals."),
-    config: Path | None = config_file_option(),
+    config_file: Path | None = config_file_option(),
 ) -> None:
     """Choose the strategy and threshold that meet the constraint best ON VALIDATION; report the test evidence.
 

@@ -29,7 +29,7 @@ def report(
         True, "--explain/--no-explain",
         help="Export the recommended model to DIR/model and add its Grad-CAM sheet and t-SNE (DIR/explain).",
     ),
-    config: Path | None = config_file_option(),
+    config_file: Path | None = config_file_option(),
 ) -> None:
     """Write DIR/leaderboard.csv, DIR/leaderboard.md, DIR/recommendation.json and DIR/report.html (opens offline)."""
     from medbalance.report.html import ReportConfig, write_report

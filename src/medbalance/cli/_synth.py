@@ -12,7 +12,7 @@ from pathlib import Path
 import typer
 
 from medbalance.cli._config_file import config_file_option
-from medbalance.defaults import PHANTOM_DEFAULTS
+from medbalance.defaults import PHANTOM_DEFAULTS, PHANTOM_DOMAINS
 
 __all__ = ["gallery", "insert", "phantoms", "register", "synth_app"]
 
@@ -43,7 +43,7 @@ def insert(
     avoid_pectoral: bool = typer.Option(
         True, "--avoid-pectoral/--allow-pectoral", help="Keep lesions off the pectoral corner (MLO views)."
     ),
-    config: Path | None = config_file_option(),
+    config_file: Path | None = config_file_option(),
 ) -> None:
     """Insert synthetic lesions inside the breast of one image and print their records as JSON."""
     from medbalance.synth.files import insert_lesions_into_file
@@ -77,7 +77,7 @@ def phantoms(
         None, help="Pixel spacing (default: 160 mm field of view / size)."
     ),
     domains: str = typer.Option(
-        ",".join(PHANTOM_DEFAULTS["domains"]), help="Vendors, comma-separated (vendor-a..vendor-d)."
+        ",".join(PHANTOM_DOMAINS), help="Vendors, comma-separated (vendor-a..vendor-d)."
     ),
     lesion_contrast: float = typer.Option(
         PHANTOM_DEFAULTS["lesion_contrast"], help="Scale of the lesion contrast; lower is harder."
@@ -90,7 +90,7 @@ def phantoms(
     ),
     seed: int = typer.Option(0, help="The same seed writes the same pixels."),
     overwrite: bool = typer.Option(False, help="Replace an existing output folder."),
-    config: Path | None = config_file_option(),
+    config_file: Path | None = config_file_option(),
 ) -> None:
     """Write a synthetic mammography data set (16-bit PNGs plus a manifest) with known labels."""
     from rich.console import Console
@@ -133,7 +133,7 @@ def gallery(
     ),
     seed: int = typer.Option(0, help="Picks phantoms, films and lesions."),
     size: int = typer.Option(256, help="Phantom size in pixels."),
-    config: Path | None = config_file_option(),
+    config_file: Path | None = config_file_option(),
 ) -> None:
     """Write a contact sheet of phantoms and of each lesion kind inserted into real normal films."""
     from medbalance.synth.gallery import find_mini_mias, write_gallery

@@ -262,7 +262,7 @@ def export_recommended(bench_dir: str | Path, out_dir: str | Path, **options: An
     data = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(data, dict):
         raise DataError(f"{path} is not a recommendation (a JSON object); run `medbalance recommend {bench}` again.")
-    model = data.get("model") if isinstance(data.get("model"), dict) else {}
+    model: dict[str, Any] = data["model"] if isinstance(data.get("model"), dict) else {}
     rule = data.get("rule") or model.get("threshold_rule")
     if rule and "rule" not in options:
         options["rule"] = str(rule)

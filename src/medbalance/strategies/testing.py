@@ -193,8 +193,12 @@ def _check_ddp(where: str, strategy: Strategy, labels: np.ndarray) -> None:
     single = create_batch_sampler(strategy, _BATCH)
     for epoch in (0, 1):
         shares = [_epoch(s, epoch) for s in ranks]
-        _check(len(shares[0]) == len(shares[1]) == len(ranks[0]) > 0, where,
-               "DDP ranks must serve the same number of batches")  # fmt: skip
+        served = len(ranks[0])  # type: ignore[arg-type]
+        _check(
+            len(shares[0]) == len(shares[1]) == served > 0,
+            where,
+            "DDP ranks must serve the same number of batches",
+        )
         full = [b for b in _epoch(single, epoch) if len(b) == _BATCH][: 2 * len(shares[0])]
         _check(sorted(shares[0] + shares[1]) == sorted(full), where,
                "together the DDP ranks must hold exactly the epoch's full batches")  # fmt: skip
