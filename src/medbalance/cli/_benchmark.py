@@ -25,7 +25,7 @@ def _split(text: str | None) -> list[str] | None:
 @benchmark_app.callback()
 def benchmark(
     ctx: typer.Context,
-    config: Path | None = typer.Option(None, "--config", help="YAML config; flags override its keys."),
+    config_file: Path | None = typer.Option(None, "--config", help="YAML config; flags override its keys."),
     set_: list[str] | None = typer.Option(
         None, "--set", help="Any config key, dotted for nested ones, e.g. --set evaluation.level=breast (repeatable)."
     ),
@@ -91,9 +91,9 @@ def benchmark(
         extra = {k: v for k, v in extra.items() if v is not None}
         overrides["data"] = [{**entry, **extra} for entry in data_from_flags(data)]
     overrides.update(parse_key_values(set_, option="--set"))
-    if config is None and out is None:
+    if config_file is None and out is None:
         raise typer.BadParameter("pass --out DIR (or --config bench.yaml with 'out:').", param_hint="--out")
-    settings = load_benchmark_config(config, overrides)
+    settings = load_benchmark_config(config_file, overrides)
     result = run_benchmark(settings, on_event=ProgressPrinter(workers=settings.workers))
     typer.echo(
         f"{len(result.ran)} cell(s) run, {len(result.skipped)} kept from before, {len(result.failed)} failed; "

@@ -68,7 +68,7 @@ def train(
     weights: Path | None = typer.Option(
         None, "--weights", help="Local weights file (.safetensors/state dict)."
     ),
-    config: Path | None = typer.Option(None, "--config", help="YAML config; flags override its keys."),
+    config_file: Path | None = typer.Option(None, "--config", help="YAML config; flags override its keys."),
     set_: list[str] | None = typer.Option(
         None, "--set", help="Any config key, dotted for nested ones, e.g. --set phantoms.size=64 (repeatable)."
     ),
@@ -195,7 +195,7 @@ def train(
     phantoms = {"n_patients": phantom_patients, "prevalence": phantom_prevalence, "size": phantom_size}
     if any(v is not None for v in phantoms.values()):
         values["phantoms"] = {k: v for k, v in phantoms.items() if v is not None}
-    result = run_training(load_train_config(config, values))
+    result = run_training(load_train_config(config_file, values))
     from medbalance.training._launch import is_launch_primary
 
     if not is_launch_primary():  # DDP ranks > 0: rank 0 reports the run
