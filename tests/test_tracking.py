@@ -40,7 +40,9 @@ def test_tensorboard_gets_config_epochs_final_metrics_and_the_evaluation(tmp_pat
     tags = set(events.Tags()["scalars"])
     assert "final/test_auc_roc" in tags and "final/val_auc_roc" in tags
     assert any(t.startswith("val") for t in tags - {"final/val_auc_roc"})  # per-epoch metrics
-    assert events.Scalars("final/test_auc_roc")[-1].value == pytest.approx(run.summary["test_metrics"]["auc_roc"], rel=1e-6)
+    assert events.Scalars("final/test_auc_roc")[-1].value == pytest.approx(
+        run.summary["test_metrics"]["auc_roc"], rel=1e-6
+    )
     hparams = yaml.safe_load((run.out / "tensorboard" / "hparams.yaml").read_text())
     assert hparams["strategy"] == "focal" and hparams["strategy_params.gamma"] == 1.5
 
@@ -88,7 +90,9 @@ def test_mlflow_honours_the_tracking_uri_and_gets_the_evaluation(
     assert {"evaluation/image/metrics.json", "evaluation/image/roc.png"} <= artifacts
 
 
-def test_mlflow_defaults_to_a_store_in_the_run_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_mlflow_defaults_to_a_store_in_the_run_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pytest.importorskip("mlflow")
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
@@ -118,7 +122,11 @@ def test_wandb_runs_offline_without_network(tmp_path: Path, monkeypatch: pytest.
 
 @pytest.mark.parametrize(
     ("env", "mode"),
-    [({}, "offline"), ({"WANDB_API_KEY": "k"}, "online"), ({"WANDB_MODE": "disabled", "WANDB_API_KEY": "k"}, "disabled")],
+    [
+        ({}, "offline"),
+        ({"WANDB_API_KEY": "k"}, "online"),
+        ({"WANDB_MODE": "disabled", "WANDB_API_KEY": "k"}, "disabled"),
+    ],
     ids=["no-key-offline", "key-online", "env-wins"],
 )
 def test_wandb_mode(env: dict[str, str], mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -130,7 +138,9 @@ def test_wandb_mode(env: dict[str, str], mode: str, monkeypatch: pytest.MonkeyPa
 
 
 @pytest.mark.parametrize("name", ["tensorboard", "mlflow", "wandb"])
-def test_a_missing_tracker_names_the_extra(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_missing_tracker_names_the_extra(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import importlib.util
 
     real = importlib.util.find_spec
@@ -158,16 +168,25 @@ def test_a_benchmark_logs_one_mlflow_run_per_cell(tmp_path: Path, monkeypatch: p
     import medbalance as mb
     from benchmark_helpers import tiny_settings
 
-    store = f"file:{tmp_path / 'store'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
-    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "bench-1")
-    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME"):
+        monkeypatch.delenv(name, raising=False)  # unset: the benchmark groups its cells itself
     settings = tiny_settings(tmp_path / "bench")
     settings["train"] = {**settings["train"], "loggers": ["mlflow"]}
     result = mb.benchmark(**settings)
     assert not result.failed
+    assert "MLFLOW_TRACKING_URI" not in os.environ  # scoped to the cells
+    store = f"file:{(tmp_path / 'bench' / 'mlruns').resolve()}"
     client = MlflowClient(tracking_uri=store)
-    runs = client.search_runs([client.get_experiment_by_name("bench-1").experiment_id])
+    runs = client.search_runs([client.get_experiment_by_name("medbalance-bench").experiment_id])
     assert sorted(r.info.run_name for r in runs) == sorted(result.cells["cell_id"])
+    frame = result.to_frame()  # the store as one tidy table
+    assert {"unit_id", "strategy", "seed", "test_set", "metric", "estimate", "low", "high"} <= set(
+        frame.columns
+    )
+    assert set(frame["unit_id"]) and len(frame) == len(
+        frame.drop_duplicates(["unit_id", "level", "split", "rule", "metric"])
+    )
     for run in runs:
-        assert {"eval/ab/image/auc_roc", "eval/c/image/auc_roc", "final/test_auc_roc"} <= set(run.data.metrics)
+        assert {"eval/ab/image/auc_roc", "eval/c/image/auc_roc", "final/test_auc_roc"} <= set(
+            run.data.metrics
+        )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 import time
 import traceback
@@ -128,6 +129,35 @@ def _to_console(report: Callable[[BenchmarkEvent], None] | None) -> Callable[[Be
     return send
 
 
+@contextlib.contextmanager
+def _one_experiment(task: CellTask) -> Iterator[None]:
+    """MLflow runs of every cell under one experiment: the benchmark's own store and name.
+
+    Only when the user set neither ``MLFLOW_TRACKING_URI`` nor ``MLFLOW_EXPERIMENT_NAME``
+    (their server and experiment win); the variables are restored after the cell.
+    """
+    if "mlflow" not in tuple(getattr(task.train_config, "loggers", ()) or ()):
+        yield
+        return
+    wanted = {
+        "MLFLOW_TRACKING_URI": f"file:{Path(task.bench).resolve() / 'mlruns'}",
+        "MLFLOW_EXPERIMENT_NAME": f"medbalance-{Path(task.bench).resolve().name}",
+        "MLFLOW_ALLOW_FILE_STORE": "true",
+    }
+    if os.environ.get("MLFLOW_TRACKING_URI", "").strip():
+        wanted = {"MLFLOW_EXPERIMENT_NAME": wanted["MLFLOW_EXPERIMENT_NAME"]}
+    saved = {k: os.environ.get(k) for k in wanted}
+    os.environ.update({k: v for k, v in wanted.items() if not os.environ.get(k)})
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def run_cell(task: CellTask, report: Callable[[BenchmarkEvent], None] | None = None) -> CellOutcome:
     """Train the cell, predict the other test sets, build and evaluate its units.
 
@@ -149,7 +179,7 @@ def run_cell(task: CellTask, report: Callable[[BenchmarkEvent], None] | None = N
     run_dir = Path(task.train_config.out)
     units = []
     try:
-        with _quiet(run_dir.parent / f"{run_dir.name}.console.log"):
+        with _quiet(run_dir.parent / f"{run_dir.name}.console.log"), _one_experiment(task):
             train(task.train_config, callbacks=[_epoch_reporter(task, send, started)])
             for test_set, manifest_path, cache_dir in task.ood:
                 manifest = ood_test_rows(load_manifest(manifest_path))

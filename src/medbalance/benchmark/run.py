@@ -57,6 +57,14 @@ class BenchmarkResult:
     failed: tuple[str, ...]
     seconds: float
 
+    def to_frame(self) -> pd.DataFrame:
+        """Every metric of the store, one row per (unit, level, split, rule, metric), with the
+        unit's train set, test set, strategy, variant and seed (what the leaderboard summarises)."""
+        from medbalance.benchmark.leaderboard import load_benchmark_frames
+
+        units, metrics = load_benchmark_frames(self.out)
+        return metrics.merge(units, on="unit_id", how="left", suffixes=("", "_unit"))
+
 
 def read_benchmark_config(bench: str | Path) -> BenchmarkConfig:
     """The config of the benchmark in folder ``bench`` (its ``benchmark.yaml``, ``out`` = ``bench``).
