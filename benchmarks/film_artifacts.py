@@ -1,0 +1,90 @@
+"""How many mini-MIAS films keep a film label or scanner band in the model's input.
+
+For each of the 322 films: preprocess with ``PreprocessConfig(size=256)``, run
+:func:`medbalance.data.film_leftovers.find_film_leftovers` on the result, and
+record the breast mask area at full size (1024 px) and ``breast_fraction``.
+``--before`` also runs the mask as it was before the fix (PREPROCESS_VERSION 1)
+so the area kept can be compared film by film. ``--sheets DIR`` writes contact
+sheets of every flagged film (and of a sample of clean ones) for checking by eye.
+
+    python benchmarks/film_artifacts.py [--data ../shared/data/mini-mias] [--sheets /tmp/sheets]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+from _common import write_result
+
+from medbalance.data.cache import PREPROCESS_VERSION
+from medbalance.data.film_leftovers import find_film_leftovers
+from medbalance.data.orientation import breast_mask
+from medbalance.data.preprocess import PreprocessConfig, preprocess_with_info
+from medbalance.data.readers import read_image
+
+DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "mini-mias"
+
+
+def audit(data: Path, limit: int | None = None) -> list[dict]:
+    config = PreprocessConfig(size=256)
+    rows = []
+    for path in sorted((data / "images").glob("mdb*.png"))[:limit]:
+        image = read_image(path)
+        array, info = preprocess_with_info(image, config)
+        grey = np.asarray(image.pixels)
+        leftovers = find_film_leftovers(array)
+        rows.append(
+            {
+                "film": path.stem,
+                "leftovers": [[item.kind, list(item.box), item.area] for item in leftovers],
+                "breast_fraction": round(float(info.breast_fraction), 4),
+                "mask_area_1024": int(breast_mask(grey).sum()),
+                "_array": array,
+            }
+        )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--sheets", type=Path, default=None)
+    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--name", default="film_artifacts")
+    args = parser.parse_args(argv)
+    rows = audit(args.data, args.limit)
+    flagged = [row for row in rows if row["leftovers"]]
+    kinds = {kind: sum(any(item[0] == kind for item in row["leftovers"]) for row in rows) for kind in ("label", "band", "strip")}
+    if args.sheets is not None:
+        from medbalance.report.contact_sheet import make_contact_sheet
+
+        def sheet(chosen: list[dict], name: str) -> None:
+            for start in range(0, len(chosen), 24):
+                part = chosen[start : start + 24]
+                titles = [f"{row['film']} {','.join(item[0] for item in row['leftovers']) or 'clean'}" for row in part]
+                make_contact_sheet([row["_array"] for row in part], titles, args.sheets / f"{name}_{start // 24:02d}.png", columns=6, tile_inches=2.2)
+
+        sheet(flagged, "flagged")
+        clean = [row for row in rows if not row["leftovers"]]
+        sheet(clean, "clean")
+    for row in rows:
+        del row["_array"]
+    payload = {
+        "preprocess_version": PREPROCESS_VERSION,
+        "config": {"size": 256},
+        "films": len(rows),
+        "films_with_leftovers": len(flagged),
+        "films_with": kinds,
+        "flagged": [row["film"] for row in flagged],
+        "per_film": rows,
+    }
+    path = write_result(args.name, payload)
+    print(f"{len(flagged)} of {len(rows)} films keep a leftover ({kinds}); {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
