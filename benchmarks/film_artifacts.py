@@ -3,16 +3,20 @@
 For each of the 322 films: preprocess with ``PreprocessConfig(size=256)``, run
 :func:`medbalance.data.film_leftovers.find_film_leftovers` on the result, and
 record the breast mask area at full size (1024 px) and ``breast_fraction``.
-``--before`` also runs the mask as it was before the fix (PREPROCESS_VERSION 1)
-so the area kept can be compared film by film. ``--sheets DIR`` writes contact
-sheets of every flagged film (and of a sample of clean ones) for checking by eye.
+The "before" figures come from the same script run against the previous
+pipeline (PREPROCESS_VERSION 1, the main checkout's sources first on the path)
+under ``--name film_artifacts_before``; ``--compare`` then puts each film's
+mask area beside the earlier run's. ``--sheets DIR`` writes contact sheets of
+every flagged film and of all clean ones, for checking by eye.
 
-    python benchmarks/film_artifacts.py [--data ../shared/data/mini-mias] [--sheets /tmp/sheets]
+    PYTHONPATH=../main/src:src python benchmarks/film_artifacts.py --name film_artifacts_before
+    PYTHONPATH=src python benchmarks/film_artifacts.py --compare benchmarks/results/film_artifacts_before.json [--sheets /tmp/sheets]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -54,10 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sheets", type=Path, default=None)
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--name", default="film_artifacts")
+    parser.add_argument("--compare", type=Path, default=None, help="an earlier run's JSON: mask area kept per film")
     args = parser.parse_args(argv)
     rows = audit(args.data, args.limit)
     flagged = [row for row in rows if row["leftovers"]]
-    kinds = {kind: sum(any(item[0] == kind for item in row["leftovers"]) for row in rows) for kind in ("label", "band", "strip")}
+    kinds = {kind: sum(any(item[0] == kind for item in row["leftovers"]) for row in rows) for kind in ("label", "band", "strip", "band_edge")}
     if args.sheets is not None:
         from medbalance.report.contact_sheet import make_contact_sheet
 
@@ -81,6 +86,23 @@ def main(argv: list[str] | None = None) -> int:
         "flagged": [row["film"] for row in flagged],
         "per_film": rows,
     }
+    if args.compare is not None:
+        earlier = json.loads(args.compare.read_text())
+        areas = {row["film"]: row["mask_area_1024"] for row in earlier["per_film"]}
+        kept = {row["film"]: row["mask_area_1024"] / areas[row["film"]] for row in rows if areas.get(row["film"])}
+        ratios = np.array(list(kept.values()))
+        payload["before"] = {
+            "preprocess_version": earlier["preprocess_version"],
+            "films_with_leftovers": earlier["films_with_leftovers"],
+            "films_with": earlier["films_with"],
+            "flagged": earlier["flagged"],
+        }
+        payload["mask_area_vs_before"] = {
+            "min": round(float(ratios.min()), 4),
+            "median": round(float(np.median(ratios)), 4),
+            "max": round(float(ratios.max()), 4),
+            "films_below_0.99": sorted((film, round(value, 4)) for film, value in kept.items() if value < 0.99),
+        }
     path = write_result(args.name, payload)
     print(f"{len(flagged)} of {len(rows)} films keep a leftover ({kinds}); {path}")
     return 0

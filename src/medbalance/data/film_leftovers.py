@@ -24,6 +24,14 @@ zeroed), so it can audit any pipeline. Two kinds of leftover:
   is background. The film edge below the breast at the chest wall, or a sliver
   of a band along the top, looks like this; a breast meets the border with
   tissue behind it.
+- ``band_edge``: a straight horizontal step in brightness across the breast near
+  its top or bottom (in the outer ``STEP_ROWS`` of its rows, not the first or
+  last row, where resizing blurs the crop's edge): between two neighbouring
+  rows at least ``STEP_SHARE`` of the columns (and ``STEP_WIDTH`` of them)
+  where both rows are foreground change by more than ``STEP`` the same way. A
+  scanner band laid over the tissue (mdb002's top) leaves such an edge; tissue
+  has no straight horizontal edge across the breast. Reported, not removed by
+  the pipeline: the tissue under the band is real (see docs/preprocessing.md).
 
 Validated by eye on contact sheets of the 322 mini-MIAS films (every flagged
 film, and unflagged ones): see ``benchmarks/film_artifacts.py`` and
@@ -50,13 +58,17 @@ BAND_OVERHANG = 0.05
 STRIP_WIDTH = 3
 STRIP_GAP = 6
 STRIP_LENGTH = 10
+STEP = 0.06
+STEP_SHARE = 0.8
+STEP_WIDTH = 30
+STEP_ROWS = 0.2
 
 
 @dataclass(frozen=True)
 class Leftover:
     """One leftover: its kind, bounding box (top, bottom, left, right) and area in pixels."""
 
-    kind: Literal["label", "band", "strip"]
+    kind: Literal["label", "band", "strip", "band_edge"]
     box: tuple[int, int, int, int]
     area: int
 
@@ -143,6 +155,31 @@ def _strips(image: np.ndarray) -> list[Leftover]:
     return found
 
 
+def _band_edges(image: np.ndarray) -> list[Leftover]:
+    foreground = image > 0
+    rows = np.flatnonzero(foreground.any(axis=1))
+    if rows.size < 10:
+        return []
+    first, last = int(rows[0]), int(rows[-1])
+    reach = int(STEP_ROWS * (last - first + 1))
+    found = []
+    for row in [*range(first + 1, first + reach), *range(last - reach, last - 1)]:
+        both = foreground[row] & foreground[row + 1]
+        if both.sum() < STEP_WIDTH:
+            continue
+        change = image[row + 1][both] - image[row][both]
+        for sign in (1.0, -1.0):
+            share = float((sign * change > STEP).mean())
+            if share >= STEP_SHARE and share * both.sum() >= STEP_WIDTH:
+                columns = np.flatnonzero(both)
+                box = (row, row + 2, int(columns[0]), int(columns[-1]) + 1)
+                found.append(Leftover("band_edge", box, int(both.sum())))
+                break
+        if found:  # one edge per film is enough to flag it
+            break
+    return found
+
+
 def find_film_leftovers(image: np.ndarray) -> list[Leftover]:
     """Labels and bands left in a preprocessed mammogram (see the module docstring).
 
@@ -158,4 +195,4 @@ def find_film_leftovers(image: np.ndarray) -> list[Leftover]:
         array = array[0]
     if array.ndim != 2:
         raise ValueError(f"expected (H, W) or (C, H, W), got shape {np.shape(image)}.")
-    return _labels(array) + _bands(array) + _strips(array)
+    return _labels(array) + _bands(array) + _strips(array) + _band_edges(array)

@@ -34,7 +34,7 @@ mini-MIAS films: with 32 bins every label and marker is outside the mask.
 
 _WORK_SIDE = 512  # the mask is found on a copy at most this large; it needs no fine detail
 _TOP_FRACTION = 0.3
-_OPEN_RADIUS = 8
+_OPEN_RADIUS = 12
 """Pixels at the working scale (512): parts narrower than ~17 px (about 6 mm on a
 mini-MIAS film) are cut from the breast before its largest component is taken:
 film-edge strips, the bright rim of a scanner band, the neck between breast and
