@@ -6,7 +6,8 @@ zeroed), so it can audit any pipeline. Two kinds of leftover:
 
 - ``label``: a bright object with a sharp dark rim. Take the pixels at least
   ``BRIGHT`` (a fraction of the image's brightest pixel); a connected group of
-  at least ``MIN_AREA`` of them is a label when most (``DARK_RIM``) of the ring
+  at least ``MIN_AREA`` of them, and at most ``MAX_SHARE`` of the foreground
+  (a label is small beside the breast), is a label when most (``DARK_RIM``) of the ring
   of pixels just around it (``RIM`` px wide, inside the image) is darker than
   ``RIM_CONTRAST`` x the object's own median. A label card, a lead letter or a
   strip of tape is bright and sits on background or thin skin; dense tissue,
@@ -50,6 +51,7 @@ __all__ = ["Leftover", "find_film_leftovers"]
 
 BRIGHT = 0.6
 MIN_AREA = 12
+MAX_SHARE = 0.05
 RIM = 3
 RIM_CONTRAST = 0.5
 DARK_RIM = 0.75
@@ -78,6 +80,7 @@ def _labels(image: np.ndarray) -> list[Leftover]:
     if peak <= 0:
         return []
     bright = image >= BRIGHT * peak
+    largest = MAX_SHARE * int((image > 0).sum())
     components, count = ndi.label(bright, structure=np.ones((3, 3)))
     found = []
     for index, box in enumerate(ndi.find_objects(components), start=1):
@@ -88,7 +91,7 @@ def _labels(image: np.ndarray) -> list[Leftover]:
         window = (slice(top, box[0].stop + RIM), slice(left, box[1].stop + RIM))
         piece = components[window] == index
         area = int(piece.sum())
-        if area < MIN_AREA:
+        if not MIN_AREA <= area <= largest:
             continue
         ring = ndi.binary_dilation(piece, iterations=RIM) & ~piece
         level = float(np.median(image[window][piece]))
