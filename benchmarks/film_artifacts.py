@@ -58,19 +58,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sheets", type=Path, default=None)
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--name", default="film_artifacts")
-    parser.add_argument("--compare", type=Path, default=None, help="an earlier run's JSON: mask area kept per film")
+    parser.add_argument(
+        "--compare", type=Path, default=None, help="an earlier run's JSON: mask area kept per film"
+    )
     args = parser.parse_args(argv)
     rows = audit(args.data, args.limit)
     flagged = [row for row in rows if row["leftovers"]]
-    kinds = {kind: sum(any(item[0] == kind for item in row["leftovers"]) for row in rows) for kind in ("label", "band", "strip", "band_edge")}
+    kinds = {
+        kind: sum(any(item[0] == kind for item in row["leftovers"]) for row in rows)
+        for kind in ("label", "band", "strip", "band_edge")
+    }
     if args.sheets is not None:
         from medbalance.report.contact_sheet import make_contact_sheet
 
         def sheet(chosen: list[dict], name: str) -> None:
             for start in range(0, len(chosen), 24):
                 part = chosen[start : start + 24]
-                titles = [f"{row['film']} {','.join(item[0] for item in row['leftovers']) or 'clean'}" for row in part]
-                make_contact_sheet([row["_array"] for row in part], titles, args.sheets / f"{name}_{start // 24:02d}.png", columns=6, tile_inches=2.2)
+                titles = [
+                    f"{row['film']} {','.join(item[0] for item in row['leftovers']) or 'clean'}"
+                    for row in part
+                ]
+                make_contact_sheet(
+                    [row["_array"] for row in part],
+                    titles,
+                    args.sheets / f"{name}_{start // 24:02d}.png",
+                    columns=6,
+                    tile_inches=2.2,
+                )
 
         sheet(flagged, "flagged")
         clean = [row for row in rows if not row["leftovers"]]
@@ -89,7 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.compare is not None:
         earlier = json.loads(args.compare.read_text())
         areas = {row["film"]: row["mask_area_1024"] for row in earlier["per_film"]}
-        kept = {row["film"]: row["mask_area_1024"] / areas[row["film"]] for row in rows if areas.get(row["film"])}
+        kept = {
+            row["film"]: row["mask_area_1024"] / areas[row["film"]] for row in rows if areas.get(row["film"])
+        }
         ratios = np.array(list(kept.values()))
         payload["before"] = {
             "preprocess_version": earlier["preprocess_version"],
@@ -101,7 +117,9 @@ def main(argv: list[str] | None = None) -> int:
             "min": round(float(ratios.min()), 4),
             "median": round(float(np.median(ratios)), 4),
             "max": round(float(ratios.max()), 4),
-            "films_below_0.99": sorted((film, round(value, 4)) for film, value in kept.items() if value < 0.99),
+            "films_below_0.99": sorted(
+                (film, round(value, 4)) for film, value in kept.items() if value < 0.99
+            ),
         }
     path = write_result(args.name, payload)
     print(f"{len(flagged)} of {len(rows)} films keep a leftover ({kinds}); {path}")

@@ -81,7 +81,7 @@ def _labels(image: np.ndarray) -> list[Leftover]:
         return []
     bright = image >= BRIGHT * peak
     largest = MAX_SHARE * int((image > 0).sum())
-    components, count = ndi.label(bright, structure=np.ones((3, 3)))
+    components, _ = ndi.label(bright, structure=np.ones((3, 3)))
     found = []
     for index, box in enumerate(ndi.find_objects(components), start=1):
         if box is None:
@@ -97,9 +97,7 @@ def _labels(image: np.ndarray) -> list[Leftover]:
         level = float(np.median(image[window][piece]))
         dark = float((image[window][ring] < RIM_CONTRAST * level).mean()) if ring.any() else 0.0
         if dark >= DARK_RIM:
-            found.append(
-                Leftover("label", (box[0].start, box[0].stop, box[1].start, box[1].stop), area)
-            )
+            found.append(Leftover("label", (box[0].start, box[0].stop, box[1].start, box[1].stop), area))
     return found
 
 
@@ -120,7 +118,7 @@ def _bands(image: np.ndarray) -> list[Leftover]:
     extent = _right_extent(foreground[first:last])
     body = extent[int(0.1 * height) : int(0.9 * height) + 1]
     reach = int(body.max()) if body.size else 0
-    edge = max(1, int(round(EDGE_ROWS * height)))
+    edge = max(1, round(EDGE_ROWS * height))
     margin = BAND_OVERHANG * image.shape[1]
     found = []
     for start, stop in ((0, edge), (height - edge, height)):
@@ -142,7 +140,9 @@ def _strips(image: np.ndarray) -> list[Leftover]:
     for turns in range(4):
         view = np.rot90(foreground, turns)
         outer = view[:STRIP_WIDTH].any(axis=0)
-        inner = view[STRIP_WIDTH + STRIP_GAP] if view.shape[0] > STRIP_WIDTH + STRIP_GAP else np.zeros_like(outer)
+        inner = (
+            view[STRIP_WIDTH + STRIP_GAP] if view.shape[0] > STRIP_WIDTH + STRIP_GAP else np.zeros_like(outer)
+        )
         thin = outer & ~inner
         runs, count = ndi.label(thin)
         for index in range(1, count + 1):
@@ -150,7 +150,9 @@ def _strips(image: np.ndarray) -> list[Leftover]:
             if columns.size < STRIP_LENGTH:
                 continue
             piece = np.zeros_like(view)
-            piece[:STRIP_WIDTH, columns[0] : columns[-1] + 1] = view[:STRIP_WIDTH, columns[0] : columns[-1] + 1]
+            piece[:STRIP_WIDTH, columns[0] : columns[-1] + 1] = view[
+                :STRIP_WIDTH, columns[0] : columns[-1] + 1
+            ]
             back = np.rot90(piece, -turns)
             rows, cols = np.nonzero(back)
             box = (int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1)

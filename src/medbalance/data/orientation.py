@@ -7,7 +7,11 @@ DICOM laterality tags are often missing or wrong.
 The breast mask follows Walsh & Tardy (2023): a triangle threshold separates
 the dark background, the largest connected component is the breast (film
 labels, markers and bright film edges are separate, smaller objects and are
-dropped), and holes inside it are filled.
+dropped), and holes inside it are filled. Two steps keep leftovers that touch
+the breast out of it: bright labels with a dark rim are cut out first, and an
+opening separates anything joined through a part narrower than ~10 mm (film
+edges, band rims) before the largest component is taken; the breast's own rim
+is then given back (docs/preprocessing.md, tests/test_film_leftovers.py).
 """
 
 from __future__ import annotations
@@ -29,13 +33,13 @@ TRIANGLE_BINS = 32
 A coarse histogram puts the background's grain noise (digitised film is not
 zero outside the breast) into the background peak; with 256 bins the threshold
 lands inside that noise and the whole film becomes "breast". Chosen on the 322
-mini-MIAS films: with 32 bins every label and marker is outside the mask.
+mini-MIAS films: with 256 bins whole films became "breast".
 """
 
 _WORK_SIDE = 512  # the mask is found on a copy at most this large; it needs no fine detail
 _TOP_FRACTION = 0.3
 _OPEN_RADIUS = 12
-"""Pixels at the working scale (512): parts narrower than ~17 px (about 6 mm on a
+"""Pixels at the working scale (512): parts narrower than ~25 px (about 10 mm on a
 mini-MIAS film) are cut from the breast before its largest component is taken:
 film-edge strips, the bright rim of a scanner band, the neck between breast and
 label. Everything within ``_OPEN_RADIUS + 1`` px of the remaining breast is given
@@ -157,7 +161,9 @@ def breast_mask(pixels: np.ndarray) -> np.ndarray:
 
     Triangle threshold (on a block-averaged copy at most 512 px on a side, with
     ``TRIANGLE_BINS`` bins; see ``_background_threshold`` for frame-filling
-    breasts), largest connected component, holes filled, scaled back to full size. Everything outside (labels, markers, film edges) is False.
+    breasts), dark-rimmed labels cut out, opening, largest connected component,
+    rim given back, holes filled, scaled back to full size. Everything outside
+    (labels, markers, film edges) is False.
 
     Args:
         pixels: a grey (H, W) or colour (H, W, 3) image of any numeric dtype,
