@@ -4,12 +4,14 @@ For each of the 322 films: preprocess with ``PreprocessConfig(size=256)``, run
 :func:`medbalance.data.film_leftovers.find_film_leftovers` on the result, and
 record the breast mask area at full size (1024 px) and ``breast_fraction``.
 The "before" figures come from the same script run against the previous
-pipeline (PREPROCESS_VERSION 1, the main checkout's sources first on the path)
-under ``--name film_artifacts_before``; ``--compare`` then puts each film's
+pipeline (PREPROCESS_VERSION 1: the sources of commit ff13faa, with this
+branch's ``film_leftovers.py`` copied in, as the only ``medbalance`` on the
+path) under ``--name film_artifacts_before``; ``--compare`` then puts each film's
 mask area beside the earlier run's. ``--sheets DIR`` writes contact sheets of
 every flagged film and of all clean ones, for checking by eye.
 
-    PYTHONPATH=../main/src:src python benchmarks/film_artifacts.py --name film_artifacts_before
+    git archive ff13faa src | tar -x -C /tmp/v1 && cp src/medbalance/data/film_leftovers.py /tmp/v1/src/medbalance/data/
+    PYTHONPATH=/tmp/v1/src python benchmarks/film_artifacts.py --name film_artifacts_before
     PYTHONPATH=src python benchmarks/film_artifacts.py --compare benchmarks/results/film_artifacts_before.json [--sheets /tmp/sheets]
 """
 
