@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PREPROCESS_VERSION", "CacheBuildSummary", "PreprocessCache", "source_hash"]
 
-PREPROCESS_VERSION = "1"
+PREPROCESS_VERSION = "2"
 """Bump when preprocessing code changes its output, so old cache entries are not reused."""
 
 _HASHES: dict[tuple[str, int, int], str] = {}

@@ -7,7 +7,11 @@ DICOM laterality tags are often missing or wrong.
 The breast mask follows Walsh & Tardy (2023): a triangle threshold separates
 the dark background, the largest connected component is the breast (film
 labels, markers and bright film edges are separate, smaller objects and are
-dropped), and holes inside it are filled.
+dropped), and holes inside it are filled. Two steps keep leftovers that touch
+the breast out of it: bright labels with a dark rim are cut out first, and an
+opening separates anything joined through a part narrower than ~10 mm (film
+edges, band rims) before the largest component is taken; the breast's own rim
+is then given back (docs/preprocessing.md, tests/test_film_leftovers.py).
 """
 
 from __future__ import annotations
@@ -29,12 +33,25 @@ TRIANGLE_BINS = 32
 A coarse histogram puts the background's grain noise (digitised film is not
 zero outside the breast) into the background peak; with 256 bins the threshold
 lands inside that noise and the whole film becomes "breast". Chosen on the 322
-mini-MIAS films: with 32 bins every label and marker is outside the mask.
+mini-MIAS films: with 256 bins whole films became "breast".
 """
 
 _WORK_SIDE = 512  # the mask is found on a copy at most this large; it needs no fine detail
 _TOP_FRACTION = 0.3
-_OPEN_RADIUS = 3  # pixels at the working scale (512): bridges narrower than ~6 px are cut  # rows (from the top of the breast) where the pectoral muscle sits
+_OPEN_RADIUS = 12
+"""Pixels at the working scale (512): parts narrower than ~25 px (about 10 mm on a
+mini-MIAS film) are cut from the breast before its largest component is taken:
+film-edge strips, the bright rim of a scanner band, the neck between breast and
+label. Everything within ``_OPEN_RADIUS + 1`` px of the remaining breast is given
+back, so the skin line and nipple are kept (measured on the 322 mini-MIAS films:
+benchmarks/film_artifacts.py)."""
+
+_LABEL_BRIGHT = 0.6  # label candidates: at least this fraction of the brightest pixel
+_LABEL_RIM = 0.5  # ... whose rim is darker than this fraction of their own median
+_LABEL_DARK_RIM = 0.75  # ... over at least this fraction of the rim
+_LABEL_MIN_AREA = 20  # pixels at the working scale
+_LABEL_MAX_FRACTION = 0.05  # of the foreground: a label is small beside the breast (the pectoral is not)
+_LABEL_MARGIN = 3  # pixels removed around a label (its edge and shadow)
 
 
 def _as_grey(pixels: np.ndarray) -> np.ndarray:
@@ -72,11 +89,6 @@ def _background_threshold(grey: np.ndarray) -> float:
     return threshold
 
 
-def _disk(radius: int) -> np.ndarray:
-    rows, cols = np.mgrid[-radius : radius + 1, -radius : radius + 1]
-    return np.asarray(rows**2 + cols**2 <= radius**2)
-
-
 def _fill_holes(mask: np.ndarray) -> np.ndarray:
     """``ndi.binary_fill_holes`` (4-connected background reached from the border stays), by labelling.
 
@@ -110,12 +122,48 @@ def _largest_component(foreground: np.ndarray) -> np.ndarray:
     return np.asarray(labels == sizes.argmax())
 
 
+def _labels_with_dark_rim(small: np.ndarray, foreground: np.ndarray) -> np.ndarray:
+    """Bright objects (label cards, lead letters, tape) that sit on a dark rim.
+
+    A label is bright and lies on background or thin skin, so most of the ring
+    of pixels around it is far darker than it; dense tissue, a mass or the
+    pectoral muscle is bright too, but surrounded by tissue of similar
+    brightness. Returned grown by ``_LABEL_MARGIN`` so the card's edge goes too.
+    """
+    peak = float(small.max())
+    largest = _LABEL_MAX_FRACTION * int(foreground.sum())
+    components, _ = ndi.label(small >= _LABEL_BRIGHT * peak, structure=np.ones((3, 3)))
+    labels = np.zeros(small.shape, dtype=bool)
+    for index, box in enumerate(ndi.find_objects(components), start=1):
+        if box is None:
+            continue
+        window = tuple(slice(max(part.start - 3, 0), part.stop + 3) for part in box)
+        piece = components[window] == index
+        if not _LABEL_MIN_AREA <= int(piece.sum()) <= largest:
+            continue
+        ring = ndi.binary_dilation(piece, iterations=3) & ~piece
+        level = float(np.median(small[window][piece]))
+        if ring.any() and float((small[window][ring] < _LABEL_RIM * level).mean()) >= _LABEL_DARK_RIM:
+            labels[window] |= piece
+    if labels.any():
+        labels = ndi.binary_dilation(labels, iterations=_LABEL_MARGIN)
+    return labels
+
+
+def _open(foreground: np.ndarray, radius: int) -> np.ndarray:
+    """Binary opening by a disk of ``radius``, through distance transforms (fast for large radii)."""
+    inside = ndi.distance_transform_edt(np.pad(foreground, 1)) > radius
+    return np.asarray(ndi.distance_transform_edt(~inside) <= radius)[1:-1, 1:-1]
+
+
 def breast_mask(pixels: np.ndarray) -> np.ndarray:
     """The breast as a boolean mask of the same height and width as ``pixels``.
 
     Triangle threshold (on a block-averaged copy at most 512 px on a side, with
     ``TRIANGLE_BINS`` bins; see ``_background_threshold`` for frame-filling
-    breasts), largest connected component, holes filled, scaled back to full size. Everything outside (labels, markers, film edges) is False.
+    breasts), dark-rimmed labels cut out, opening, largest connected component,
+    rim given back, holes filled, scaled back to full size. Everything outside
+    (labels, markers, film edges) is False.
 
     Args:
         pixels: a grey (H, W) or colour (H, W, 3) image of any numeric dtype,
@@ -137,14 +185,17 @@ def breast_mask(pixels: np.ndarray) -> np.ndarray:
         return np.zeros((height, width), dtype=bool)
     threshold = _background_threshold(small)
     foreground = small > threshold
-    # Open before picking the largest component so a label or film edge touching
-    # the breast through a narrow bridge becomes a separate object; then give the
-    # breast back the rim the opening took (dilate, within the foreground).
-    disk = _disk(_OPEN_RADIUS)
-    core = _largest_component(ndi.binary_opening(foreground, structure=disk))
+    foreground &= ~_labels_with_dark_rim(small, foreground)
+    # Open before picking the largest component so a label, film-edge strip or
+    # band touching the breast through a narrow part becomes a separate object;
+    # then give the breast back the rim the opening took (within the foreground).
+    # the radius is set for a 512 px working copy; smaller images get a smaller one, never below 3
+    radius = max(3, round(_OPEN_RADIUS * max(small.shape) / _WORK_SIDE))
+    core = _largest_component(_open(foreground, radius))
     if not core.any():
         core = _largest_component(foreground)
-    grown = ndi.binary_dilation(core, structure=_disk(_OPEN_RADIUS + 1)) & foreground
+    near = ndi.distance_transform_edt(~core) <= radius + 1
+    grown = near & foreground
     mask = _fill_holes(_largest_component(grown))
     if factor > 1:
         # block_reduce pads the last block; crop the upsampled mask back to size.
