@@ -118,6 +118,15 @@ def test_wandb_runs_offline_without_network(tmp_path: Path, monkeypatch: pytest.
     data = records.read_bytes()
     assert b"final/test_auc_roc" in data and b"strategy_params.gamma" in data and b'"focal"' in data
     assert b"val_auc" in data or b"val/auc" in data  # per-epoch metrics
+    # the evaluation goes to a companion run in the same project and group (offline runs cannot resume)
+    from medbalance.evaluation.evaluate import EvaluateConfig, evaluate_run
+
+    assert "wandb" in run.summary["trackers"]
+    evaluate_run(run.out, EvaluateConfig(n_bootstrap=50))
+    runs = sorted((run.out / "wandb").glob("offline-run-*"))
+    assert len(runs) == 2, runs
+    logged = b"".join(r.read_bytes() for r in (run.out / "wandb").glob("offline-run-*/*.wandb"))
+    assert b"eval/image/auc_roc" in logged and b"evaluation" in logged and b"figures/roc" in logged
 
 
 @pytest.mark.parametrize(

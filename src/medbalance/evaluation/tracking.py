@@ -40,7 +40,9 @@ def log_evaluation(run_dir: str | Path, result: Any) -> list[str]:
 
     MLflow gets the headline metrics, ``metrics.json`` and the figures as artefacts of the
     run's own MLflow run; TensorBoard the metrics and the figures as images. Weights & Biases
-    is not resumed (an offline run cannot be); its run keeps the training's ``final/`` metrics.
+    cannot resume an offline run, so the evaluation goes to a companion run in the same
+    project and group (named ``<run>-evaluation``, job type ``evaluation``) with the same
+    metrics and the figures as images.
 
     Returns:
         The trackers logged to. A tracker that fails is reported as a warning, and the
@@ -69,6 +71,8 @@ def log_evaluation(run_dir: str | Path, result: Any) -> list[str]:
                 _log_mlflow(where, result, metrics, run_dir, where_in_run)
             elif name == "tensorboard":
                 _log_tensorboard(where, result, metrics, where_in_run)
+            elif name == "wandb":
+                _log_wandb(where, result, metrics, run_dir, where_in_run)
             else:
                 continue
         except Exception as exc:  # a tracker being down must not undo a finished evaluation
@@ -119,3 +123,26 @@ def _log_tensorboard(
             writer.add_image(tag, pixels, 0, dataformats="HWC")
     finally:
         writer.close()
+
+
+def _log_wandb(
+    where: Mapping[str, Any], result: Any, metrics: Mapping[str, float], run_dir: Path, where_in_run: str
+) -> None:
+    import wandb
+
+    name = str(where.get("run_name") or run_dir.name)
+    run = wandb.init(
+        project=str(where.get("project") or "medbalance"),
+        name=f"{name}-evaluation{'-' + where_in_run.rstrip('/') if where_in_run else ''}",
+        group=name,
+        job_type="evaluation",
+        dir=str(where.get("dir") or run_dir),
+        mode=str(where.get("mode") or "offline"),
+        config={"evaluation_of": name, "training_run_id": where.get("run_id"), "level": result.level},
+    )
+    images = {
+        f"eval/{where_in_run}{result.level}/figures/{Path(figure).stem}": wandb.Image(str(figure))
+        for figure in result.figures
+    }
+    run.log({**metrics, **images})
+    run.finish()

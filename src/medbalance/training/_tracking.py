@@ -168,5 +168,11 @@ def describe_trackers(loggers: Sequence[Any]) -> dict[str, dict[str, Any]]:
         elif kind == "TensorBoardLogger":
             found["tensorboard"] = {"log_dir": str(Path(logger.log_dir).resolve())}
         elif kind == "WandbLogger":
-            found["wandb"] = {"project": logger.name, "run_id": str(logger.version)}
+            found["wandb"] = {
+                "project": logger.name,
+                "run_id": str(logger.version),
+                "run_name": Path(logger.save_dir or ".").name,
+                "dir": str(Path(logger.save_dir or ".").resolve()),
+                "mode": wandb_mode(),
+            }
     return found
