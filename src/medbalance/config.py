@@ -20,7 +20,15 @@ import yaml
 from medbalance.errors import ConfigError
 from medbalance.registry import look_up_option
 
-__all__ = ["config_hash", "config_to_dict", "dump_config", "load_config", "merge_overrides", "parse_config"]
+__all__ = [
+    "config_hash",
+    "config_to_dict",
+    "dump_config",
+    "load_config",
+    "merge_overrides",
+    "parse_config",
+    "read_yaml_mapping",
+]
 
 C = TypeVar("C")
 
@@ -128,8 +136,12 @@ def parse_config(cls: type[C], data: Mapping[str, Any], *, where: str = "config"
         raise ConfigError(f"{where}: {exc}") from exc
 
 
-def load_config(cls: type[C], path: str | Path, overrides: Mapping[str, Any] | None = None) -> C:
-    """Read a YAML file into ``cls``; ``overrides`` (e.g. CLI flags) win over the file."""
+def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
+    """A YAML file whose top level is a mapping (``safe_load``: no code runs).
+
+    Raises:
+        ConfigError: no such file, invalid YAML, or a top level that is not a mapping.
+    """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist; check the path.")
@@ -139,7 +151,13 @@ def load_config(cls: type[C], path: str | Path, overrides: Mapping[str, Any] | N
         raise ConfigError(f"{path}: not valid YAML ({exc}).") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}.")
-    return parse_config(cls, merge_overrides(data, overrides), where=path.name)
+    return data
+
+
+def load_config(cls: type[C], path: str | Path, overrides: Mapping[str, Any] | None = None) -> C:
+    """Read a YAML file into ``cls``; ``overrides`` (e.g. CLI flags) win over the file."""
+    data = read_yaml_mapping(path)
+    return parse_config(cls, merge_overrides(data, overrides), where=Path(path).name)
 
 
 def merge_overrides(data: Mapping[str, Any], overrides: Mapping[str, Any] | None) -> dict[str, Any]:

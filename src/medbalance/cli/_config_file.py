@@ -20,27 +20,17 @@ from typing import Any
 
 import typer
 
-from medbalance.errors import ConfigError
-
 __all__ = ["config_file_option"]
 
 
 def _load(ctx: typer.Context, param: Any, value: Path | None) -> Path | None:
     if value is None:
         return None
-    import yaml
-
+    from medbalance.config import read_yaml_mapping
     from medbalance.registry import look_up_option
 
     path = Path(value)
-    if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist; check the --config path.")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc}).") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of option names to values, got {type(data).__name__}.")
+    data = read_yaml_mapping(path)
     options = {
         p.name: p
         for p in ctx.command.params

@@ -137,7 +137,7 @@ def _log_wandb(
         group=name,
         job_type="evaluation",
         dir=str(where.get("dir") or run_dir),
-        mode=str(where.get("mode") or "offline"),
+        mode=str(where.get("mode") or "offline"),  # type: ignore[arg-type]
         config={"evaluation_of": name, "training_run_id": where.get("run_id"), "level": result.level},
     )
     images = {
