@@ -14,7 +14,7 @@ import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 __all__ = ["log_evaluation"]
 
@@ -137,7 +137,7 @@ def _log_wandb(
         group=name,
         job_type="evaluation",
         dir=str(where.get("dir") or run_dir),
-        mode=str(where.get("mode") or "offline"),  # type: ignore[arg-type]
+        mode=cast(Any, str(where.get("mode") or "offline")),  # one of wandb's mode names
         config={"evaluation_of": name, "training_run_id": where.get("run_id"), "level": result.level},
     )
     images = {
