@@ -15,6 +15,7 @@ __all__ = [
     "ImageReadError",
     "LeakageError",
     "MedbalanceError",
+    "OutputWriteError",
     "TrainingError",
 ]
 
@@ -68,6 +69,12 @@ class CheckpointError(MedbalanceError, RuntimeError):
     """A checkpoint is unsafe, incompatible with the run, or unreadable."""
 
     exit_code = 4
+
+
+class OutputWriteError(MedbalanceError, OSError):
+    """An output file could not be written (no space left, quota exceeded); also an ``OSError``."""
+
+    exit_code = 2
 
 
 #: The exit status of every ``medbalance`` command, by cause.

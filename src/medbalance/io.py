@@ -5,6 +5,7 @@ An interrupted run never leaves a truncated file where a complete one is expecte
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import shutil
@@ -14,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from medbalance.errors import MedbalanceError
+from medbalance.errors import MedbalanceError, OutputWriteError
 
 __all__ = [
     "atomic_save",
@@ -22,6 +23,7 @@ __all__ = [
     "atomic_write_text",
     "atomic_writer",
     "check_output_dir",
+    "check_writable",
     "file_sha256",
     "prepare_output_dir",
     "replace_dir",
@@ -39,6 +41,46 @@ def _make_readable(path: str) -> None:
     os.chmod(path, 0o666 & ~_current_umask())
 
 
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+_PROBE_BYTES = 64 * 1024  # a full disk refuses it; an almost full one is caught at its first write
+
+
+@contextmanager
+def _no_space_named(path: Path) -> Iterator[None]:
+    # A full disk is the user's to fix: name the file and the fix instead of a traceback.
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in _NO_SPACE or isinstance(exc, OutputWriteError):
+            raise
+        raise OutputWriteError(
+            f"cannot write {path}: {exc.strerror or exc} (the disk or quota is full); "
+            "free some space or choose another output location."
+        ) from exc
+
+
+def check_writable(folder: Path, *, shown: Path | None = None) -> None:
+    """Refuse a folder that cannot take a small file (read-only, full disk), before any work.
+
+    Args:
+        folder: where the probe is written.
+        shown: the folder the message names (the output a staging folder stands in for).
+
+    Raises:
+        MedbalanceError: the probe file cannot be written and synced.
+    """
+    probe = Path(folder) / ".write-test"
+    try:
+        with open(probe, "wb") as handle:
+            handle.write(bytes(_PROBE_BYTES))
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        raise MedbalanceError(f"cannot write to output folder {shown or folder}: {exc}") from exc
+    finally:
+        probe.unlink(missing_ok=True)
+
+
 @contextmanager
 def atomic_writer(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
     """Yield a temp file beside ``path``; on success fsync and rename it into place."""
@@ -46,7 +88,7 @@ def atomic_writer(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, mode) as handle:
+        with _no_space_named(path), os.fdopen(fd, mode) as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
@@ -75,7 +117,8 @@ def atomic_save(path: Path, save: Callable[[Path], None]) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
     os.close(fd)
     try:
-        save(Path(tmp))
+        with _no_space_named(path):
+            save(Path(tmp))
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
         _make_readable(tmp)
@@ -146,9 +189,7 @@ def prepare_output_dir(path: Path, *, overwrite: bool = False) -> Path:
         shutil.rmtree(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
     except OSError as exc:
         raise MedbalanceError(f"cannot write to output folder {path}: {exc}") from exc
+    check_writable(path)
     return path

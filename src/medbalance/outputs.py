@@ -80,8 +80,14 @@ def _acquire(lock: Path, folder: Path) -> int:
         except FileNotFoundError:
             current = None
         if current is not None and current.st_ino == os.fstat(fd).st_ino:
-            os.ftruncate(fd, 0)
-            os.write(fd, f"{os.getpid()}\n".encode("ascii"))
+            try:
+                os.ftruncate(fd, 0)
+                os.write(fd, f"{os.getpid()}\n".encode("ascii"))
+            except OSError:  # a full disk: give the claim back, leave no lock file
+                with contextlib.suppress(OSError):
+                    lock.unlink()
+                os.close(fd)
+                raise
             return fd
         os.close(fd)  # we locked a file its holder had already removed; take the new one
 

@@ -19,7 +19,7 @@ import pandas as pd
 from medbalance.data.manifest import Manifest, load_manifest
 from medbalance.data.splits import GroupBy, assign_folds, split_counts, split_manifest
 from medbalance.data.validate import ValidationReport, validate_manifest
-from medbalance.io import atomic_write_text, check_output_dir, replace_dir
+from medbalance.io import atomic_write_text, check_output_dir, check_writable, replace_dir
 from medbalance.outputs import claim_output_dir
 
 __all__ = ["DatasetBuild", "build_dataset"]
@@ -99,6 +99,7 @@ def _build_claimed(
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
+        check_writable(staging, shown=out_dir)  # a full disk fails now, not after the validation pass
         result = _build_into(
             adapter, source, staging, options, fractions, group_by, seed,
             n_folds, resplit, check_images, progress, class_map, positive_class,

@@ -194,6 +194,13 @@ class TopKCheckpoints(Callback):
             entry["metric"], entry["val_loss"], entry["epoch"], higher_is_better=self.higher_is_better
         )
 
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # Temp files of a killed writer (hidden, never read): a resume removes them.
+        if trainer.is_global_zero and self.folder.is_dir():
+            for leftover in self.folder.glob(".*"):
+                if leftover.is_file():
+                    leftover.unlink(missing_ok=True)
+
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not isinstance(pl_module, ClassifierTask):
             raise TypeError("TopKCheckpoints needs a ClassifierTask.")
@@ -257,15 +264,6 @@ class TopKCheckpoints(Callback):
                         task.ema.module,
                         {**meta, "weights": "ema"},
                     )
-            for old in drop:
-                stem = f"epoch={old['epoch']:04d}"
-                for name in (
-                    f"{stem}.safetensors",
-                    f"{stem}.json",
-                    f"{stem}-ema.safetensors",
-                    f"{stem}-ema.json",
-                ):
-                    (self.folder / name).unlink(missing_ok=True)
             index = {
                 "monitor": self.monitor,
                 "higher_is_better": self.higher_is_better,
@@ -280,6 +278,17 @@ class TopKCheckpoints(Callback):
                 ],
             }
             atomic_write_text(self.folder / "index.json", json.dumps(index, indent=2) + "\n")
+            # Only once the new index is published: a kill in between leaves a stray file, never
+            # an index that names a deleted checkpoint.
+            for old in drop:
+                stem = f"epoch={old['epoch']:04d}"
+                for name in (
+                    f"{stem}.safetensors",
+                    f"{stem}.json",
+                    f"{stem}-ema.safetensors",
+                    f"{stem}-ema.json",
+                ):
+                    (self.folder / name).unlink(missing_ok=True)
         self.kept = keep
 
     def state_dict(self) -> dict[str, Any]:
