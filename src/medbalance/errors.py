@@ -81,7 +81,7 @@ class OutputWriteError(MedbalanceError, OSError):
 EXIT_CODES: dict[int, str] = {
     0: "done",
     1: "done, but some items failed (validation problems, images not predicted, benchmark cells failed)",
-    2: "usage or configuration error: an option, flag or config value (nothing was done)",
+    2: "usage or configuration error: an option, flag or config value, or an output location that cannot be written (nothing was done)",
     3: "data error: a manifest, label, split, image or input file (nothing was written)",
     4: "training or checkpoint failure: the run stopped (see its train.log)",
     130: "interrupted (Ctrl+C): completed files kept, partial ones removed",
