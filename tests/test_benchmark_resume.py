@@ -47,17 +47,22 @@ def _cli(config: Path, out: Path, *extra: str) -> list[str]:
     ]
 
 
-@pytest.mark.slow  # ~2.5 min on 2 shared cores: two CLI starts, three cells
-def test_sigkill_mid_cell_then_resume(tmp_path: Path) -> None:
+def _killable_benchmark(tmp_path: Path, **overrides: object) -> tuple[Path, Path, dict[str, str]]:
+    """A one-data-set, 3-epoch benchmark config file for a CLI process a test will SIGKILL."""
     out = tmp_path / "bench"
-    settings = tiny_settings(out)
+    settings = tiny_settings(out, **overrides)
     settings["data"] = settings["data"][:1]
     settings["train"] = {**settings["train"], "epochs": 3}
     for key in ("out", "progress"):
         settings.pop(key)
     config = tmp_path / "bench.yaml"
     config.write_text(yaml.safe_dump(settings))
-    env = {**os.environ, "PYTHONPATH": str(SRC), "HF_HUB_OFFLINE": "1", "MPLBACKEND": "Agg"}
+    return out, config, {**os.environ, "PYTHONPATH": str(SRC), "HF_HUB_OFFLINE": "1", "MPLBACKEND": "Agg"}
+
+
+@pytest.mark.slow  # ~2.5 min on 2 shared cores: two CLI starts, three cells
+def test_sigkill_mid_cell_then_resume(tmp_path: Path) -> None:
+    out, config, env = _killable_benchmark(tmp_path)
     first, second = "ab__none__default__s0", "ab__oversample__default__s0"
     proc = subprocess.Popen(_cli(config, out), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)  # fmt: skip
@@ -110,15 +115,7 @@ def _finished(store: Path) -> dict[str, list[tuple[object, ...]]]:
 
 @pytest.mark.slow  # ~3 min on 2 shared cores: four cells, two at a time, killed and resumed
 def test_sigkill_mid_cell_with_two_workers_then_resume(tmp_path: Path) -> None:
-    out = tmp_path / "bench"
-    settings = tiny_settings(out, seeds=2)
-    settings["data"] = settings["data"][:1]
-    settings["train"] = {**settings["train"], "epochs": 3}
-    for key in ("out", "progress"):
-        settings.pop(key)
-    config = tmp_path / "bench.yaml"
-    config.write_text(yaml.safe_dump(settings))
-    env = {**os.environ, "PYTHONPATH": str(SRC), "HF_HUB_OFFLINE": "1", "MPLBACKEND": "Agg"}
+    out, config, env = _killable_benchmark(tmp_path, seeds=2)
     store = out / "results.sqlite"
     proc = subprocess.Popen(_cli(config, out, "--workers", "2"), env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
