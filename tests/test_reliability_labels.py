@@ -94,7 +94,7 @@ def test_benchmark_refuses_labels_differing_by_case(
     labels[20:24] = ["BENIGN"] * 4
     csv, out = _manifest(tmp_path / "data", labels), tmp_path / "bench"
     code = main(["benchmark", "--data", str(csv), "--out", str(out), "--strategies", "none", "--seeds", "1"])
-    assert code != 0
+    assert code == 3  # a data error
     assert "'BENIGN' (4 rows) and 'benign' (16 rows)" in _err(capsys)
     assert not out.exists()
 

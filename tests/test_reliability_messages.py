@@ -166,7 +166,7 @@ def test_train_failing_before_the_first_epoch_leaves_no_folder(
     csv = _manifest(tmp_path / "data", ["malignant", "benign"] * 8)
     (tmp_path / "data" / "images" / "img_003.png").write_bytes(b"not a png")  # fails while preprocessing
     out = tmp_path / "run"
-    assert main(_train_args(csv, out, tmp_path / "cache")) != 0
+    assert main(_train_args(csv, out, tmp_path / "cache")) == 3  # a data error
     assert "img_003.png" in _text(capsys)
     assert not out.exists()
     _png(tmp_path / "data" / "images" / "img_003.png", seed=3)  # fixed: the same command now runs

@@ -109,7 +109,7 @@ def test_claim_is_exclusive_across_threads_and_reentrant_within_one(tmp_path: Pa
 def _refused(capsys: pytest.CaptureFixture[str], argv: list[str], out: Path) -> None:
     code = main(argv)
     err = capsys.readouterr().err
-    assert code != 0
+    assert code == 2  # the output location is taken: choose another --out or wait
     assert "being written by another medbalance command" in " ".join(err.split()), err
     assert "Traceback" not in err
     assert not out.exists(), "a refused command must not create or touch the folder"
