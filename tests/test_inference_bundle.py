@@ -55,7 +55,11 @@ def test_round_trip_reproduces_the_evaluation(bundle_dir: Path, evaluated_run: P
     ref = pd.read_csv(evaluated_run / "predictions_test.csv", dtype={"image_id": str})
     merged = ref.merge(preds, on="image_id", suffixes=("_ref", ""))
     assert len(merged) == len(ref) > 0
-    np.testing.assert_allclose(merged["score_uncalibrated"], merged["prob_malignant_ref"], atol=1e-6)
+    # Bit-for-bit on CPU; a GPU's kernels (TF32 convolutions, cuDNN's choice of algorithm) differ by ~1e-4
+    # (5e-5 measured on an H200): there, decisions are compared away from the threshold.
+    on_cpu = json.loads((evaluated_run / "summary.json").read_text()).get("device", "cpu") == "cpu"
+    atol = 1e-6 if on_cpu else 1e-3
+    np.testing.assert_allclose(merged["score_uncalibrated"], merged["prob_malignant_ref"], atol=atol)
     val = pd.read_csv(evaluated_run / "predictions_val.csv")
     method = spec["calibration"]["method"]
     expected = (
@@ -65,11 +69,14 @@ def test_round_trip_reproduces_the_evaluation(bundle_dir: Path, evaluated_run: P
             merged["prob_malignant_ref"]
         )
     )
-    np.testing.assert_allclose(merged["prob_malignant"], expected, atol=1e-6)
+    np.testing.assert_allclose(merged["prob_malignant"], expected, atol=1e-6 if on_cpu else 1e-2)
     decided = np.where(
         merged["prob_malignant_ref"] >= spec["threshold"]["value"], "malignant", "non-malignant"
     )
-    assert (merged["decision"].to_numpy() == decided).all()
+    clear = on_cpu | ((merged["prob_malignant_ref"] - spec["threshold"]["value"]).abs() > atol).to_numpy()
+    assert (merged["decision"].to_numpy() == decided)[clear].all()
+    if not clear.all():
+        return  # a GPU score within its rounding of the threshold: the counts may differ by that image
     metrics = json.loads((evaluated_run / "evaluation" / "metrics.json").read_text())
     counts = metrics["operating_points"]["target-sensitivity:0.9"]["test_confusion_matrix"]["counts"]
     y, d = merged["label"] == "malignant", merged["decision"] == "malignant"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import json
 from pathlib import Path
 
@@ -54,6 +56,12 @@ def _tiny_cnn() -> nn.Module:
     )  # fmt: skip
 
 
+needs_captum = pytest.mark.skipif(
+    importlib.util.find_spec("captum") is None, reason="captum (the explain extra) is not installed"
+)
+
+
+@needs_captum
 def test_gradcam_peak_falls_inside_the_lesion_on_most_positives(tmp_path: Path) -> None:
     images, labels, circles = _easy_phantoms()
     train = np.arange(len(images)) < int(0.7 * len(images))
@@ -79,6 +87,7 @@ def test_gradcam_peak_falls_inside_the_lesion_on_most_positives(tmp_path: Path) 
         assert image.size[0] > 100
 
 
+@needs_captum
 @pytest.mark.parametrize("name", ["small-cnn", "resnet22", "resnet18"])
 def test_gradcam_layer_is_found_for_medbalance_and_timm_models(name: str) -> None:
     from medbalance.training.models import create_model
@@ -105,6 +114,7 @@ def test_lesion_circles_follow_preprocessing() -> None:
     assert lesion_circles({"lesions": "[]"}, info) == []
 
 
+@needs_captum
 def test_explain_writes_a_contact_sheet_and_tsne(
     evaluated_run: Path, bundle_dir: Path, tmp_path: Path
 ) -> None:
@@ -127,6 +137,7 @@ def test_explain_writes_a_contact_sheet_and_tsne(
     assert main(["explain", str(evaluated_run), "--out", str(out)]) == 2  # exists: refused
 
 
+@needs_captum
 def test_predict_explain_writes_overlays(bundle_dir: Path, evaluated_run: Path, tmp_path: Path) -> None:
     import pandas as pd
 

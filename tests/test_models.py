@@ -171,6 +171,30 @@ def test_local_weights_rgb_to_grey_sums_first_conv(rgb_source: nn.Module, tmp_pa
     torch.testing.assert_close(model.state_dict()[first], expected)
 
 
+@pytest.mark.parametrize("source_chans,target_chans", [(3, 1), (1, 3)], ids=["rgb-to-grey", "grey-to-rgb"])
+def test_local_weights_adapt_the_first_conv_with_timm_before_base_chans(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source_chans: int, target_chans: int
+) -> None:
+    """timm 1.0.29 (found on a GPU machine) has adapt_input_conv(in_chans, weight) only: same weights result."""
+    import timm.models
+
+    source = create_model(TIMM_TINY, num_classes=2, in_chans=source_chans)
+    path = _save(source, tmp_path / "w.safetensors")
+    current = create_model(TIMM_TINY, num_classes=2, in_chans=target_chans, weights_path=path)
+    real = timm.models.adapt_input_conv
+
+    def before_base_chans(in_chans: int, conv_weight: torch.Tensor) -> torch.Tensor:
+        if conv_weight.shape[1] != 3:
+            raise NotImplementedError("Weight format not supported by conversion.")  # as timm 1.0.29
+        return real(in_chans, conv_weight)
+
+    monkeypatch.setattr(timm.models, "adapt_input_conv", before_base_chans)
+    older = create_model(TIMM_TINY, num_classes=2, in_chans=target_chans, weights_path=path)
+    first = current.pretrained_cfg["first_conv"] + ".weight"
+    torch.testing.assert_close(older.state_dict()[first], current.state_dict()[first])
+    assert older.state_dict()[first].shape[1] == target_chans
+
+
 def test_local_weights_nested_and_prefixed_state_dict(tmp_path: Path) -> None:
     source = create_model("small-cnn", num_classes=2)
     path = tmp_path / "lightning.ckpt"

@@ -226,3 +226,32 @@ def test_data_writes_paths_relative_to_the_manifest(
     assert os.path.commonpath([str(p.resolve()) for p in manifest.paths()]) == str(
         (moved / "src" / "images").resolve()
     )
+
+
+def test_square_brackets_in_messages_and_paths_are_printed_verbatim(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Rich markup must not eat text: "pip install 'medbalance[explain]'" or a folder named run[bold]."""
+    missing = tmp_path / "run[bold]" / "no-such-run"
+    assert main(["evaluate", str(missing)]) != 0
+    assert "run[bold]" in capsys.readouterr().err
+
+    assert main(["strategies"]) == 0
+    assert "[binary tasks only]" in capsys.readouterr().out.replace("\n", " ")
+
+
+def test_missing_explain_extra_is_named_before_any_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without captum, explain and predict --explain stop at once with the extra to install, writing nothing."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "captum", None)  # import captum -> ImportError
+    out = tmp_path / "explained"
+    assert main(["explain", str(tmp_path / "no-run-needed"), "--out", str(out)]) == 2
+    assert "pip install 'medbalance[explain]'" in capsys.readouterr().err
+    assert not out.exists()
+    preds = tmp_path / "preds.csv"
+    assert main(["predict", str(tmp_path / "no-bundle-needed"), str(tmp_path), "-o", str(preds), "--explain"]) == 2
+    assert "pip install 'medbalance[explain]'" in capsys.readouterr().err
+    assert not preds.exists()

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import click
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from medbalance import __version__
 from medbalance.errors import ConfigError, DataError, MedbalanceError
@@ -106,16 +107,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         # With standalone_mode=False click returns the code of typer.Exit instead of raising.
         code = app(args=list(argv) if argv is not None else None, standalone_mode=False)
     except MedbalanceError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return exc.exit_code
     except FileNotFoundError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return DataError.exit_code
     except ValueError as exc:
         if os.environ.get("MEDBALANCE_DEBUG"):
             raise
         err.print(
-            f"[bold red]error:[/] {exc} (MEDBALANCE_DEBUG=1 shows where)", highlight=False, soft_wrap=True
+            f"[bold red]error:[/] {escape(str(exc))} (MEDBALANCE_DEBUG=1 shows where)",
+            highlight=False,
+            soft_wrap=True,
         )
         return ConfigError.exit_code
     except click.exceptions.Exit as exc:

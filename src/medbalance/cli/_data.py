@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from medbalance.cli._config_file import config_file_option
@@ -88,7 +89,8 @@ def print_positive_class(manifest: Manifest) -> None:
     if manifest.is_binary:
         declared = manifest.positive_class is not None
         console.print(
-            describe_positive_class(manifest.positive, manifest.classes, declared=declared), highlight=False
+            escape(describe_positive_class(manifest.positive, manifest.classes, declared=declared)),
+            highlight=False,
         )
 
 
@@ -97,13 +99,15 @@ def print_report(report: ValidationReport) -> None:
     if not report.problems:
         console.print(f"[green]validation passed[/]: {report.n_images} images, no problems found")
         return
-    table = Table(title=f"Validation of {report.source}", show_lines=True)
+    table = Table(title=f"Validation of {escape(str(report.source))}", show_lines=True)
     for column in ("severity", "problem", "where", "fix"):
         table.add_column(column, overflow="fold")
     for p in report.problems:
         where = ", ".join(map(str, p.lines[:8])) + (" ..." if len(p.lines) > 8 else "")
         colour = "red" if p.severity == "error" else "yellow"
-        table.add_row(f"[{colour}]{p.severity}[/]", p.message, f"lines {where}" if where else "", p.fix)
+        table.add_row(
+            f"[{colour}]{p.severity}[/]", escape(p.message), f"lines {where}" if where else "", escape(p.fix)
+        )
     console.print(table)
     verdict = "[red]unsafe to train[/]" if not report.ok else "[green]safe to train[/] (with warnings)"
     console.print(f"{len(report.errors)} error(s), {len(report.warnings)} warning(s): {verdict}")
@@ -189,11 +193,11 @@ def data(
         )
     m = result.manifest
     patients = m.table["patient_id"].nunique()
-    console.print(f"{len(m)} images, {patients} patients, classes {list(m.classes)}")
+    console.print(escape(f"{len(m)} images, {patients} patients, classes {list(m.classes)}"))
     print_positive_class(m)
     print_counts(result.counts)
     print_report(result.report)
-    console.print(f"wrote {result.manifest_path}")
+    console.print(escape(f"wrote {result.manifest_path}"))
     if not result.report.ok:
         raise typer.Exit(1)
 
@@ -234,7 +238,7 @@ def validate(
     out = result.save(report or manifest_path.with_name(manifest_path.stem + ".validation.json"))
     print_positive_class(manifest)
     print_report(result)
-    console.print(f"wrote {out}")
+    console.print(escape(f"wrote {out}"))
     if not result.ok:
         raise typer.Exit(1)
 

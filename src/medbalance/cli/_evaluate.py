@@ -86,6 +86,7 @@ def evaluate(
 
 def _print_summary(result: EvaluationResult) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console()
@@ -104,10 +105,10 @@ def _print_summary(result: EvaluationResult) -> None:
     positive = result.metrics["run"].get("positive_class")
     if positive:
         console.print(
-            f"positive class: {positive!r} (sensitivity, PPV and AUPRC are about it)", highlight=False
+            escape(f"positive class: {positive!r} (sensitivity, PPV and AUPRC are about it)"), highlight=False
         )
     for warning in result.warnings:
-        console.print(f"[bold yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+        console.print(f"[bold yellow]warning:[/] {escape(str(warning))}", highlight=False, soft_wrap=True)
     console.print(
         f"wrote {result.out_dir}/metrics.json, operating_points.csv and {len(result.figures)} figures in figures/"
     )

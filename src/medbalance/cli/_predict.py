@@ -39,6 +39,10 @@ def predict(
     from medbalance.inference.bundle import load_bundle
     from medbalance.inference.predict_files import predict_to_files
 
+    if explain:
+        from medbalance.inference.explain import require_captum
+
+        require_captum()  # before the bundle is loaded
     bundle = load_bundle(model_dir, device=device)
     cache = None if no_cache else (cache_dir or out.parent / ".medbalance-cache")
     overlays = out.with_name(f"{out.stem}_overlays") if explain else None

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from medbalance.cli._config_file import config_file_option
 
@@ -43,7 +44,7 @@ def preview(
         where="preview options",
     )
     path = write_preprocessing_preview(load_manifest(data), out, config, n=n, seed=seed)
-    console.print(f"wrote {path}")
+    console.print(escape(f"wrote {path}"))
 
 
 def cache(
@@ -73,7 +74,7 @@ def cache(
     )
     summary = PreprocessCache(cache_dir, config).build(load_manifest(data), progress=True, workers=workers)
     console.print(
-        f"cache {summary.folder}: {summary.built} built, {summary.already_cached} already cached, "
+        f"cache {escape(str(summary.folder))}: {summary.built} built, {summary.already_cached} already cached, "
         f"{summary.total} images"
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 __all__ = ["register"]
@@ -25,9 +26,11 @@ def strategies() -> None:
     table.add_column("balances", min_width=len("sampling"))
     table.add_column("description; parameters=default (allowed)", overflow="fold", ratio=1)
     for info in infos:
-        text = info.description + (" [binary tasks only]" if info.binary_only else "")
+        text = escape(info.description + (" [binary tasks only]" if info.binary_only else ""))
         if info.params:
-            text += "\n" + "\n".join(_format_param(p.name, p.default, p.constraint) for p in info.params)
+            text += "\n" + escape(
+                "\n".join(_format_param(p.name, p.default, p.constraint) for p in info.params)
+            )
         table.add_row(info.name, "\n".join(info.hooks) or "-", "\n".join(info.balances) or "-", text)
     Console().print(table, "", sep="\n")
     Console().print(

@@ -25,7 +25,9 @@ synth_app = typer.Typer(
 
 def insert(
     image: Path = typer.Option(..., "--image", help="Input mammogram (PNG, PGM, TIFF, JPEG, DICOM)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output 16-bit PNG; the lesion records go to OUT.json."),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Output 16-bit PNG; the lesion records go to OUT.json."
+    ),
     lesion: str = typer.Option(
         ...,
         "--lesion",
@@ -94,6 +96,7 @@ def phantoms(
 ) -> None:
     """Write a synthetic mammography data set (16-bit PNGs plus a manifest) with known labels."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import Progress
 
     from medbalance.cli._data import print_counts
@@ -123,7 +126,9 @@ def phantoms(
     print_counts(split_counts(result.manifest), title="Phantom images per class")
     table = result.manifest.table
     console.print(f"domains: {dict(table['domain'].value_counts().sort_index())}")
-    console.print(f"wrote {out / 'manifest.csv'} ({len(table)} images, {config.pixel_spacing_mm:.3g} mm/px)")
+    console.print(
+        escape(f"wrote {out / 'manifest.csv'} ({len(table)} images, {config.pixel_spacing_mm:.3g} mm/px)")
+    )
 
 
 def gallery(

@@ -70,7 +70,9 @@ def train(
     ),
     config_file: Path | None = typer.Option(None, "--config", help="YAML config; flags override its keys."),
     set_: list[str] | None = typer.Option(
-        None, "--set", help="Any config key, dotted for nested ones, e.g. --set phantoms.size=64 (repeatable)."
+        None,
+        "--set",
+        help="Any config key, dotted for nested ones, e.g. --set phantoms.size=64 (repeatable).",
     ),
     epochs: int | None = typer.Option(None, "--epochs", help="Training epochs."),
     batch_size: int | None = typer.Option(None, "--batch-size", help="Images per batch (per device)."),
@@ -117,12 +119,20 @@ def train(
     sam_rho: float | None = typer.Option(None, "--sam-rho", help="SAM neighbourhood radius (0.05)."),
     fold: int | None = typer.Option(None, "--fold", help="Test on this fold of the manifest's fold column."),
     precision: str | None = typer.Option(None, "--precision", help="auto, 32-true, 16-mixed, bf16-mixed."),
-    accelerator: str | None = typer.Option(None, "--accelerator", help="auto (CUDA, else Apple MPS, else CPU), cpu, gpu or mps."),
-    devices: str | None = typer.Option(None, "--devices", help="'auto', a device count (2) or GPU ids (0,2; one id as 3,)."),
+    accelerator: str | None = typer.Option(
+        None, "--accelerator", help="auto (CUDA, else Apple MPS, else CPU), cpu, gpu or mps."
+    ),
+    devices: str | None = typer.Option(
+        None, "--devices", help="'auto', a device count (2) or GPU ids (0,2; one id as 3,)."
+    ),
     distributed: str | None = typer.Option(None, "--distributed", help="auto or ddp (Lightning strategy)."),
     num_nodes: int | None = typer.Option(None, "--num-nodes", help="Machines for multi-node DDP."),
     num_workers: int | None = typer.Option(None, "--num-workers", help="DataLoader worker processes."),
-    logger: list[str] | None = typer.Option(None, "--logger", help="Tracker besides CSV (repeatable): tensorboard, mlflow or wandb (docs/integrations.md)."),
+    logger: list[str] | None = typer.Option(
+        None,
+        "--logger",
+        help="Tracker besides CSV (repeatable): tensorboard, mlflow or wandb (docs/integrations.md).",
+    ),
     cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Preprocessing cache folder."),
     phantom_patients: int | None = typer.Option(None, "--phantom-patients", help="Phantoms: patients."),
     phantom_prevalence: float | None = typer.Option(
@@ -138,6 +148,7 @@ def train(
 ) -> None:
     """Train one classifier with one imbalance strategy and write its run folder."""
     from rich.console import Console
+    from rich.markup import escape
 
     from medbalance.training.config import load_train_config
     from medbalance.training.run import train as run_training
@@ -209,8 +220,8 @@ def train(
     positive = result.summary.get("positive_class")
     about = f"; positive class {positive!r}" if positive else ""
     Console().print(
-        f"[bold green]{result.status}[/]: best epoch {result.best_epoch}; test {shown or 'n/a'}{about}; "
-        f"run folder {result.out}"
+        f"[bold green]{result.status}[/]: "
+        + escape(f"best epoch {result.best_epoch}; test {shown or 'n/a'}{about}; run folder {result.out}")
     )
 
 

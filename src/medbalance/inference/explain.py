@@ -29,6 +29,7 @@ __all__ = [
     "compute_gradcam_maps",
     "draw_overlay",
     "peak_in_circles",
+    "require_captum",
     "write_overlay",
 ]
 
@@ -36,7 +37,8 @@ Circle = tuple[float, float, float]
 """(row, col, radius) in pixels of the preprocessed image."""
 
 
-def _require_captum() -> None:
+def require_captum() -> None:
+    """Refuse early, naming the extra to install, when captum (Grad-CAM) is missing."""
     try:
         import captum  # noqa: F401
     except ImportError as exc:
@@ -51,7 +53,7 @@ def compute_gradcam_maps(
     network: nn.Module, layer: nn.Module, arrays: np.ndarray, target: int | None, *, batch_size: int = 16
 ) -> np.ndarray:
     """Grad-CAM maps (N, H, W) in [0, 1] of ``network``'s output ``target`` (None: the arg-max) at ``layer``."""
-    _require_captum()
+    require_captum()
     from captum.attr import LayerAttribution, LayerGradCam
 
     network.eval()

@@ -251,6 +251,9 @@ def explain_run(
         FileNotFoundError: no run folder, split.csv or metrics.json.
         DataError: no test images, a multi-class bundle (TP/FN/FP need a positive class).
     """
+    from medbalance.inference.explain import require_captum
+
+    require_captum()  # before any model is loaded or image read
     source = Path(source)
     out = Path(out_dir) if out_dir is not None else source / "explain"
     with claim_output_dir(out):  # a second explain to the same folder is refused, not interleaved

@@ -79,10 +79,14 @@ def predict_to_files(
         FileNotFoundError: an input does not exist.
         DataError: an empty folder or a CSV without ``path``.
         MedbalanceError: ``out`` exists without ``overwrite``.
-        ConfigError: bad sizes or prevalence.
+        ConfigError: bad sizes or prevalence; ``explain_dir`` without captum installed.
     """
     out = Path(out)
     check_prevalence(prevalence)
+    if explain_dir is not None:
+        from medbalance.inference.explain import require_captum
+
+        require_captum()
     if out.exists() and not overwrite:
         raise MedbalanceError(
             f"{out} already exists; pass --overwrite to replace it, or choose another --out."

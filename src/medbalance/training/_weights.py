@@ -8,6 +8,8 @@ initialised. Pickles holding Python objects are refused, never unpickled.
 
 from __future__ import annotations
 
+import inspect
+
 import pickle
 import re
 from collections.abc import Mapping
@@ -117,7 +119,13 @@ def _adapt_input(tensor: torch.Tensor, target: torch.Tensor) -> torch.Tensor | N
         return None
     if tensor.shape[2:] != target.shape[2:] or {tensor.shape[1], target.shape[1]} != {1, 3}:
         return None
-    return adapt_input_conv(int(target.shape[1]), tensor, base_chans=int(tensor.shape[1]))
+    source_chans, target_chans = int(tensor.shape[1]), int(target.shape[1])
+    if "base_chans" in inspect.signature(adapt_input_conv).parameters:
+        return adapt_input_conv(target_chans, tensor, base_chans=source_chans)
+    if source_chans == 3:  # timm <= 1.0.29 has no base_chans: it assumes 3-channel source weights
+        return adapt_input_conv(target_chans, tensor)
+    # grey weights into an RGB model, as newer timm does: repeated, scaled so a grey image activates the same
+    return tensor.repeat(1, target_chans, 1, 1) * (source_chans / target_chans)
 
 
 def load_weights(model: nn.Module, path: str | Path) -> WeightsReport:
