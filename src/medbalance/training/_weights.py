@@ -9,7 +9,6 @@ initialised. Pickles holding Python objects are refused, never unpickled.
 from __future__ import annotations
 
 import inspect
-
 import pickle
 import re
 from collections.abc import Mapping
