@@ -39,6 +39,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import torch
 
 from medbalance.data.cache import PreprocessCache
@@ -145,32 +146,41 @@ def model_throughput(
 
 
 def loader_stall(model_name: str, cache: PreprocessCache, manifest_path: Path, *, batch: int, steps: int,
-                 workers: int, device: torch.device) -> dict[str, Any]:  # fmt: skip
-    """Share of wall time spent waiting for batches from the warm cache."""
+                 workers: int, device: torch.device, warmup: int = 3) -> dict[str, Any]:  # fmt: skip
+    """Share of wall time spent waiting for batches from the warm cache, within one epoch.
+
+    The data set holds at least ``warmup + steps`` batches, so no epoch restarts
+    inside the timed steps (each restart waits for the workers' first batches,
+    which a real epoch of thousands of images pays once); the first ``warmup``
+    batches (worker start-up, cuDNN autotuning) are not timed. Each step is
+    synchronised before the next batch is asked for: without it the wait would
+    include the previous step's kernels (a CUDA step returns before its work is
+    done). The first run of this script on an H200 had neither and reported
+    45-87% "stall" on 96 images (docs/performance.md).
+    """
     dataset = ManifestDataset(load_manifest(manifest_path), cache)
+    if len(dataset) < batch * (warmup + steps):
+        raise ValueError(f"{len(dataset)} images are fewer than {warmup + steps} batches of {batch}")
     loader = torch.utils.data.DataLoader(
         dataset, batch_size=batch, shuffle=True, num_workers=workers, pin_memory=device.type == "cuda",
-        drop_last=True, persistent_workers=workers > 0,
+        drop_last=True,
     )  # fmt: skip
     _, step = _trainer(model_name, device)
-    waited, done = 0.0, 0
-    start = time.perf_counter()
-    while done < steps:
-        iterator = iter(loader)
-        while done < steps:
-            fetch = time.perf_counter()
-            try:
-                images, labels, _, _ = next(iterator)
-            except StopIteration:
-                break
-            images = images.to(device, non_blocking=True).to(memory_format=torch.channels_last)
-            labels = labels.to(device, non_blocking=True)
-            _sync(device)
-            waited += time.perf_counter() - fetch
-            step(images, labels)
-            done += 1
-    _sync(device)
+    waited = 0.0
+    iterator = iter(loader)
+    for index in range(warmup + steps):
+        if index == warmup:
+            start, waited = time.perf_counter(), 0.0
+        fetch = time.perf_counter()
+        images, labels, _, _ = next(iterator)
+        images = images.to(device, non_blocking=True).to(memory_format=torch.channels_last)
+        labels = labels.to(device, non_blocking=True)
+        _sync(device)
+        waited += time.perf_counter() - fetch
+        step(images, labels)
+        _sync(device)
     total = time.perf_counter() - start
+    del iterator
     return {"stall_share": waited / total, "loader_images_per_s": batch * steps / total, "workers": workers}
 
 
@@ -202,20 +212,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--models", nargs="*", default=["resnet18", "efficientnet_b0"])
     parser.add_argument("--sizes", type=int, nargs="*", default=[512, 1024])
     parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument(
-        "--patients", type=int, default=24, help="phantom patients for the loader test (4 images each)"
-    )
-    parser.add_argument(
-        "--train-patients", type=int, default=160, help="phantom patients for the medbalance.train run (0: skip it)"
-    )
+    parser.add_argument("--no-train", action="store_true", help="skip the medbalance.train run")
     parser.add_argument("--train-epochs", type=int, default=3)
     parser.add_argument("--smoke", action="store_true", help="CPU, tiny sizes: check that the script runs")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/gpu_training.json"))
     args = parser.parse_args(argv)
     device = torch.device("cpu" if args.smoke or not torch.cuda.is_available() else "cuda")
-    sizes, steps, patients = ([32], 2, 4) if args.smoke else (args.sizes, args.steps, args.patients)
-    train_patients, train_epochs = (24, 2) if args.smoke else (args.train_patients, args.train_epochs)
+    sizes, steps = ([32], 2) if args.smoke else (args.sizes, args.steps)
+    train_epochs = 2 if args.smoke else args.train_epochs
     batches = {size: 2 if args.smoke else (64 if size <= 512 else 16) for size in sizes}
+    # enough images for warm-up + timed steps at every size (4 per patient), and >= 24 patients for a split
+    patients = max(24, max(-(-batches[size] * (steps + 3) // 4) for size in sizes))
     workers = (
         0 if args.smoke else min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 4)
     )
@@ -229,17 +236,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="gpu_bench_") as tmp:
         work = Path(tmp)
-        phantom_size = min(max(sizes), 512)  # generated once, resized up by the cache for larger inputs
-        generate_phantoms(PhantomConfig(n_patients=patients, prevalence=0.3, size=phantom_size, seed=0),
+        # small phantoms, upsampled by the cache: image content does not change the step or loader time
+        generate_phantoms(PhantomConfig(n_patients=patients, prevalence=0.3, size=128, seed=0),
                           out_dir=work / "phantoms")  # fmt: skip
         manifest_path = work / "phantoms" / "manifest.csv"
         for size in sizes:
+            # only the images the loader test needs: 4 MB each at 1024 px
+            needed = work / f"loader_{size}.csv"
+            table = pd.read_csv(manifest_path)
+            table["path"] = [str(manifest_path.parent / p) for p in table["path"]]
+            table.head(batches[size] * (steps + 3)).to_csv(needed, index=False)
             cache = PreprocessCache(work / "cache", PreprocessConfig(kind="generic", size=size))
-            cache.build(load_manifest(manifest_path), progress=False)  # the warm cache
+            cache.build(load_manifest(needed), progress=False)  # the warm cache
             for model_name in args.models:
                 run = {"model": model_name, "size": size, "batch": batches[size]}
                 run.update(model_throughput(model_name, size, batches[size], steps, device))
-                run.update(loader_stall(model_name, cache, manifest_path, batch=batches[size], steps=steps,
+                run.update(loader_stall(model_name, cache, needed, batch=batches[size], steps=steps,
                                         workers=workers, device=device))  # fmt: skip
                 result["runs"].append(run)
                 util = run["gpu_utilisation_pct"]
@@ -248,13 +260,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     f"utilisation {'n/a' if util is None else f'{util:.0f}%'}, loader stall share "
                     f"{run['stall_share']:.1%} (target < 10%) with {workers} workers"
                 )
-        if train_patients:
-            # small phantoms, upsampled by the cache: image content does not change the step time
-            generate_phantoms(PhantomConfig(n_patients=train_patients, prevalence=0.3, size=128, seed=1),
-                              out_dir=work / "train_phantoms")  # fmt: skip
+        if not args.no_train:
             size = min(sizes)
             model_name = args.models[0]
-            run = medbalance_train(work / "train_phantoms" / "manifest.csv", work, model_name=model_name, size=size,
+            run = medbalance_train(manifest_path, work, model_name=model_name, size=size,
                                    batch=batches[size], epochs=train_epochs, workers=workers, device=device)  # fmt: skip
             resident = next(r for r in result["runs"] if r["model"] == model_name and r["size"] == size)
             run["ratio_to_device_resident"] = run["train_images_per_s"] / resident["images_per_s"]

@@ -24,4 +24,7 @@ def test_gpu_benchmark_smoke_on_cpu(tmp_path: Path, capsys: pytest.CaptureFixtur
     for run in result["runs"]:
         assert run["images_per_s"] > 0 and 0.0 <= run["stall_share"] <= 1.0
         assert run["gpu_utilisation_pct"] is None  # no GPU: no utilisation is made up
+    train = result["medbalance_train"]  # medbalance.train end to end on the same device
+    assert train["train_images_per_s"] > 0 and 0.0 <= train["data_wait_share"] <= 1.0
+    assert train["ratio_to_device_resident"] > 0
     assert "images/s" in capsys.readouterr().out
