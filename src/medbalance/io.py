@@ -25,6 +25,7 @@ __all__ = [
     "check_output_dir",
     "check_writable",
     "file_sha256",
+    "no_space_named",
     "prepare_output_dir",
     "replace_dir",
 ]
@@ -46,7 +47,8 @@ _PROBE_BYTES = 64 * 1024  # a full disk refuses it; an almost full one is caught
 
 
 @contextmanager
-def _no_space_named(path: Path) -> Iterator[None]:
+def no_space_named(path: Path) -> Iterator[None]:
+    """Turn "no space left" / "quota exceeded" inside the block into :class:`OutputWriteError` naming ``path``."""
     # A full disk is the user's to fix: name the file and the fix instead of a traceback.
     try:
         yield
@@ -88,7 +90,7 @@ def atomic_writer(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with _no_space_named(path), os.fdopen(fd, mode) as handle:
+        with no_space_named(path), os.fdopen(fd, mode) as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
@@ -117,10 +119,10 @@ def atomic_save(path: Path, save: Callable[[Path], None]) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
     os.close(fd)
     try:
-        with _no_space_named(path):
+        with no_space_named(path):  # a full disk may show only when the data is synced
             save(Path(tmp))
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
+            with open(tmp, "rb") as handle:
+                os.fsync(handle.fileno())
         _make_readable(tmp)
         os.replace(tmp, path)
     except BaseException:

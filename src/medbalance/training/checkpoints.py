@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from medbalance.errors import CheckpointError
-from medbalance.io import atomic_save, atomic_write_text
+from medbalance.io import atomic_save, atomic_write_text, no_space_named
 from medbalance.registry import look_up_option
 from medbalance.training.module import ClassifierTask
 
@@ -209,12 +210,16 @@ class TopKCheckpoints(Callback):
         if result is not None and result.epoch == epoch:
             self._rank(trainer, pl_module, epoch, result.metrics)
         tmp = self.folder / ".last.ckpt.tmp"
-        trainer.save_checkpoint(tmp, weights_only=False)  # every rank calls it; only rank 0 writes
+        try:
+            with no_space_named(self.folder / "last.ckpt"):
+                trainer.save_checkpoint(tmp, weights_only=False)  # every rank calls it; only rank 0 writes
+                if trainer.is_global_zero:
+                    with open(tmp, "rb") as handle:
+                        os.fsync(handle.fileno())
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # the previous last.ckpt stays whole
+            raise
         if trainer.is_global_zero:
-            with open(tmp, "rb") as handle:
-                import os
-
-                os.fsync(handle.fileno())
             os.replace(tmp, self.folder / "last.ckpt")
             atomic_write_text(
                 self.folder / "last.json", json.dumps(self._meta(pl_module, epoch), indent=2) + "\n"

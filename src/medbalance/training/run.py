@@ -33,7 +33,7 @@ import torch
 from lightning.pytorch.callbacks import Callback
 
 from medbalance.config import config_to_dict, dump_config
-from medbalance.errors import CheckpointError, MedbalanceError
+from medbalance.errors import CheckpointError, MedbalanceError, OutputWriteError, TrainingError
 from medbalance.io import prepare_output_dir
 from medbalance.outputs import claim_output_dir
 from medbalance.strategies import Strategy, create_strategy
@@ -245,7 +245,8 @@ def train(config: TrainConfig, *, callbacks: Sequence[Callback] = ()) -> RunResu
         MedbalanceError: the folder holds old results (without ``overwrite``),
             bad data, config or checkpoint; ``summary.json`` says ``failed``
             whenever the folder could be written.
-        TrainingError: a NaN/inf loss stopped the run (diagnostic in the folder).
+        TrainingError: a NaN/inf loss stopped the run (diagnostic in the folder), or the disk
+            filled after training began (the run continues with ``--resume``).
     """
     check_train_names(config)
     summary: dict[str, Any] = {"status": "running", "out": str(config.out), "strategy": {"name": config.strategy}}
@@ -291,7 +292,16 @@ def _train_logged(
             # file only: the CLI prints the error itself
             log.error("run failed: %s: %s", type(exc).__name__, exc, extra={"file_only": True})
             if primary and (summary.get(_FIT_STARTED) or config.resume):
-                write_summary(out / "summary.json", _public(summary))
+                try:
+                    write_summary(out / "summary.json", _public(summary))
+                except OutputWriteError:  # the disk is still full: the first error is the one to report
+                    log.error("summary.json not updated: no space", extra={"file_only": True})
+            if isinstance(exc, OutputWriteError) and (summary.get(_FIT_STARTED) or config.resume):
+                raise TrainingError(
+                    f"{exc} The run stopped; its files up to the last completed checkpoint are whole. "
+                    f"Once there is space, continue it with the same command plus --resume "
+                    f"(medbalance train ... --out {out} --resume)."
+                ) from exc
             raise
         summary.pop(_FIT_STARTED, None)
         summary["seconds"] = round(time.time() - started, 1)
