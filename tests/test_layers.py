@@ -20,12 +20,15 @@ LAYERS: dict[str, int] = {
     "inference": 6, "benchmark": 7, "report": 8, "demo": 9, "api": 9, "cli": 10, "__main__": 11,
 }  # fmt: skip
 
-# The drawing primitives of report/ (matplotlib and Pillow only, no numbers computed):
-# their own layer just above data, so evaluation and synth draw through them while the
-# HTML report, which reads the benchmark, stays at the top.
+# The figures layer of report/ (matplotlib and Pillow only, no numbers computed): the
+# drawing primitives, and evaluation_figures, which decides the curves, markers and files
+# of evaluate_run's figures from the data evaluation hands it. Its own layer just above
+# data, so evaluation and synth draw through it while the HTML report, which reads the
+# benchmark, stays at the top.
 FIGURE_MODULES = {
     "medbalance.report.plots": "report/plots.py",
     "medbalance.report.contact_sheet": "report/contact_sheet.py",
+    "medbalance.report.evaluation_figures": "report/evaluation_figures.py",
 }
 
 # (importing file, imported layer): why it is still there.
@@ -92,7 +95,7 @@ def test_every_package_has_a_layer() -> None:
 
 
 def test_drawing_modules_compute_nothing() -> None:
-    """report.plots and report.contact_sheet import only the base, data (to read images) and their own layer."""
+    """The figures layer imports only the base, data (to read images) and itself."""
     for rel in FIGURE_MODULES.values():
         layers = {target for (source, target) in _edges() if source == rel}
         assert layers <= {"", "errors", "io", "data", "figures"}, (rel, sorted(layers))
@@ -115,6 +118,16 @@ def test_evaluation_never_reads_training_or_strategy_code() -> None:
     offending = sorted(rel for (rel, target) in _edges() if rel.startswith("evaluation/")
                        and target in ("training", "strategies"))  # fmt: skip
     assert not offending, offending
+
+
+def test_evaluation_hands_figure_data_to_the_figures_layer() -> None:
+    """Evaluation computes curves and points; report.evaluation_figures decides and draws the figures."""
+    drawing = {
+        path.relative_to(SRC).as_posix()
+        for path in (SRC / "evaluation").rglob("*.py")
+        if {"medbalance.report.plots", "matplotlib"} & {m.split(".pyplot")[0] for m in _imports(path)}
+    }
+    assert not drawing, f"evaluation modules that draw (hand the data to report.evaluation_figures): {sorted(drawing)}"
 
 
 def test_terminal_output_lives_in_cli() -> None:
