@@ -59,7 +59,7 @@ def _profile(manifest_path: Path, config: PreprocessConfig, work: Path, n: int) 
     manifest = dataclasses.replace(manifest, table=manifest.table.head(n))
     profiler = cProfile.Profile()
     profiler.enable()
-    PreprocessCache(work / "profile", config).build(manifest, progress=False, workers=1)
+    PreprocessCache(work / "profile", config).build(manifest, workers=1)
     profiler.disable()
     stats = pstats.Stats(profiler)
     total = sum(
@@ -90,8 +90,8 @@ def measure(manifest_path: Path, config: PreprocessConfig, repeats: int, work: P
 
     sides = {
         "plain": lambda: _plain(paths, config.size),
-        "cache_1proc": lambda: PreprocessCache(folder, config).build(manifest, progress=False, workers=1),
-        "cache_default": lambda: PreprocessCache(folder, config).build(manifest, progress=False),
+        "cache_1proc": lambda: PreprocessCache(folder, config).build(manifest, workers=1),
+        "cache_default": lambda: PreprocessCache(folder, config).build(manifest),
     }
     timing = interleave(sides, repeats, setup=clear)
     n = len(paths)

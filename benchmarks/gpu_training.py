@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             table["path"] = [str(manifest_path.parent / p) for p in table["path"]]
             table.head(batches[size] * (steps + 3)).to_csv(needed, index=False)
             cache = PreprocessCache(work / "cache", PreprocessConfig(kind="generic", size=size))
-            cache.build(load_manifest(needed), progress=False)  # the warm cache
+            cache.build(load_manifest(needed))  # the warm cache
             for model_name in args.models:
                 run = {"model": model_name, "size": size, "batch": batches[size]}
                 run.update(model_throughput(model_name, size, batches[size], steps, device))

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -92,13 +93,16 @@ def test_a_run_prints_only_medbalance_output(tmp_path: Path, capfd: pytest.Captu
         warnings.simplefilter("always")
         from medbalance.api import train
 
+        cached: list[tuple[int, int]] = []
         train(
             out=tmp_path / "run", data="phantoms", phantoms={"n_patients": 12, "prevalence": 0.25, "size": 64},
             image_size=32, epochs=1, progress=False, cache_dir=tmp_path / "cache",
-            fractions=[0.6, 0.2, 0.2], callbacks=[NoisyLibrary()],
+            fractions=[0.6, 0.2, 0.2], callbacks=[NoisyLibrary()], cache_progress=lambda *c: cached.append(c),
         )  # fmt: skip
     out, err = capfd.readouterr()
     terminal = out + err
+    n_images = len(pd.read_csv(tmp_path / "run" / "split.csv"))
+    assert cached[0] == (0, n_images) and cached[-1] == (n_images, n_images)  # the library reports, prints nothing
     log = (tmp_path / "run" / "train.log").read_text(encoding="utf-8")
     for noise in ("GPU available", "TPU available", "litlogger", "Tip:", "old_api() is deprecated"):
         assert noise not in terminal, noise

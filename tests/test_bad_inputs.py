@@ -65,14 +65,7 @@ def _cohort(root: Path, labels: list[str], patients: list[str] | None = None, **
     return _csv(root / "list.csv", rows)
 
 
-@pytest.fixture(autouse=True)
-def _wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Print the CLI's tables 400 columns wide, so that no message is wrapped mid-phrase."""
-    from rich.console import Console
-
-    from medbalance.cli import _data
-
-    monkeypatch.setattr(_data, "console", Console(width=400))
+pytestmark = pytest.mark.usefixtures("wide_console")  # conftest.py
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:

@@ -89,21 +89,44 @@ def test_build_lists_every_bad_file_and_caches_the_rest(tmp_path: Path) -> None:
     (tmp_path / "empty.png").write_bytes(b"")
     cache = PreprocessCache(tmp_path / "cache", CONFIG)
     with pytest.raises(DataError, match=r"2 of 5 images could not be preprocessed") as caught:
-        cache.build(make_manifest(tmp_path, names), progress=False)
+        cache.build(make_manifest(tmp_path, names))
     assert "empty.png" in str(caught.value) and "missing.png" in str(caught.value)
     assert all(cache.contains(tmp_path / n) for n in ["a.png", "b.png", "c.png"])
-    summary = cache.build(make_manifest(tmp_path, ["a.png", "b.png", "c.png"]), progress=False)
+    summary = cache.build(make_manifest(tmp_path, ["a.png", "b.png", "c.png"]))
     assert (summary.total, summary.built, summary.already_cached) == (3, 0, 3)
 
 
 def test_build_with_two_workers(tmp_path: Path) -> None:
     names = [write_film(tmp_path / f"{i}.png", i).name for i in range(4)]
     cache = PreprocessCache(tmp_path / "cache", CONFIG)
-    summary = cache.build(make_manifest(tmp_path, names), progress=True, workers=2)
+    calls: list[tuple[int, int]] = []
+    summary = cache.build(make_manifest(tmp_path, names), progress=lambda *c: calls.append(c), workers=2)
     assert (summary.built, summary.already_cached) == (4, 0)
+    assert calls == [(0, 4), (1, 4), (2, 4), (3, 4), (4, 4)]
     assert len(list(cache.folder.glob("*/*.npy"))) == 4
     with pytest.raises(ValueError, match="workers must be"):
         cache.build(make_manifest(tmp_path, names), workers=0)
+
+
+@pytest.mark.parametrize("workers", [1, 2], ids=["serial", "two-workers"])
+def test_build_reports_progress_over_the_images_not_cached_yet(tmp_path: Path, workers: int) -> None:
+    names = [write_film(tmp_path / f"{i}.png", i).name for i in range(11)]
+    cache = PreprocessCache(tmp_path / "cache", CONFIG)
+    cache.build(make_manifest(tmp_path, names[:3]), workers=1)
+    calls: list[tuple[int, int]] = []
+    cache.build(make_manifest(tmp_path, names), progress=lambda *c: calls.append(c), workers=workers)
+    assert calls == [(done, 8) for done in range(9)]  # 8 to build: a pool of 2 when asked for
+    calls.clear()
+    cache.build(make_manifest(tmp_path, names), progress=lambda *c: calls.append(c))
+    assert calls == []  # everything cached: nothing to report, no bar
+
+
+def test_build_refuses_progress_true_and_names_the_fix(tmp_path: Path) -> None:
+    film = write_film(tmp_path / "a.png", 0)
+    cache = PreprocessCache(tmp_path / "cache", CONFIG)
+    with pytest.raises(TypeError, match=r"callback called with \(done, total\)"):
+        cache.build(make_manifest(tmp_path, [film.name]), progress=True)  # type: ignore[arg-type]
+    assert cache.build(make_manifest(tmp_path, [film.name]), progress=False).built == 1
 
 
 def test_kill_during_save_leaves_no_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -118,3 +118,21 @@ def test_breast_and_patient_rows_use_evaluations_aggregation(bundle_dir: Path, e
     np.testing.assert_allclose(result.breasts["score_uncalibrated"], expected.proba[:, 1], atol=1e-6)
     assert list(result.breasts["breast_id"]) == list(expected.table["unit_id"])
     assert set(result.patients["patient_id"]) == set(test["patient_id"])
+
+
+def test_predict_to_files_reports_progress_through_a_callback(
+    bundle_dir: Path, evaluated_run: Path, tmp_path: Path
+) -> None:
+    from medbalance.inference.predict_files import predict_to_files
+
+    calls: list[tuple[int, int]] = []
+    summary = predict_to_files(
+        load_bundle(bundle_dir), _pngs(evaluated_run, 5), tmp_path / "preds.csv", batch_size=2,
+        progress=lambda *c: calls.append(c),
+    )  # fmt: skip
+    assert summary.n_predicted == 5
+    assert calls[0] == (0, 5) and calls[-1] == (5, 5)
+    assert [done for done, _ in calls] == sorted(done for done, _ in calls)
+    with pytest.raises(TypeError, match="progress takes a callback"):
+        predict_to_files(load_bundle(bundle_dir), _pngs(evaluated_run, 1), tmp_path / "b.csv", progress=True)  # type: ignore[arg-type]
+    assert not (tmp_path / "b.csv").exists()

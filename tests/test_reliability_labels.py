@@ -17,15 +17,7 @@ from PIL import Image
 
 from medbalance.cli import main
 
-
-@pytest.fixture(autouse=True)
-def _wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Print the CLI's tables 400 columns wide, so that no message is wrapped mid-phrase."""
-    from rich.console import Console
-
-    from medbalance.cli import _data
-
-    monkeypatch.setattr(_data, "console", Console(width=400))
+pytestmark = pytest.mark.usefixtures("wide_console")  # conftest.py
 
 
 def _manifest(root: Path, labels: list[str], paths: list[str] | None = None) -> Path:

@@ -17,15 +17,7 @@ from PIL import Image
 from medbalance.cli import main
 from medbalance.data.manifest import load_manifest
 
-
-@pytest.fixture(autouse=True)
-def _wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Print the CLI's tables 400 columns wide, so that no message is wrapped mid-phrase."""
-    from rich.console import Console
-
-    from medbalance.cli import _data
-
-    monkeypatch.setattr(_data, "console", Console(width=400))
+pytestmark = pytest.mark.usefixtures("wide_console")  # conftest.py
 
 
 def _png(path: Path, seed: int, size: int = 16) -> None:

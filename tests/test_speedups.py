@@ -47,8 +47,8 @@ def test_parallel_build_writes_the_same_files_as_a_serial_one(tmp_path: Path) ->
     manifest = _manifest(tmp_path, 12)
     serial = PreprocessCache(tmp_path / "serial", CONFIG)
     parallel = PreprocessCache(tmp_path / "parallel", CONFIG)
-    assert serial.build(manifest, progress=False, workers=1).built == 12
-    summary = parallel.build(manifest, progress=False, workers=3)
+    assert serial.build(manifest, workers=1).built == 12
+    summary = parallel.build(manifest, workers=3)
     assert (summary.built, summary.already_cached) == (12, 0)
     assert _contents(serial.folder) == _contents(parallel.folder)
     assert len(_contents(parallel.folder)) == 2 * 12 + 1  # .npy + .json each, config.yaml
@@ -61,7 +61,7 @@ def test_default_build_uses_every_core_and_reports_failures_in_order(tmp_path: P
     (tmp_path / "f07.png").write_bytes(b"")
     cache = PreprocessCache(tmp_path / "cache", CONFIG)
     with pytest.raises(Exception, match=r"2 of 10 images") as caught:
-        cache.build(manifest, progress=False)  # workers=None: one per core
+        cache.build(manifest)  # workers=None: one per core
     text = str(caught.value)
     assert text.index("f03.png") < text.index("f07.png")
     assert len(list(cache.folder.glob("*/*.npy"))) == 8

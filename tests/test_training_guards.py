@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,32 +17,15 @@ from torch import nn
 from medbalance.cli import main
 from medbalance.errors import CheckpointError, TrainingError
 from medbalance.strategies.base import Strategy
-from medbalance.training.config import TrainConfig, load_train_config
+from medbalance.training.config import TrainConfig
 from medbalance.training.models import create_model, split_parameters
 from medbalance.training.run import train
 
 
 @pytest.fixture(scope="module")
-def phantom_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from medbalance.synth.phantoms import PhantomConfig, generate_phantoms
-
-    folder = tmp_path_factory.mktemp("phantoms") / "set"
-    generate_phantoms(PhantomConfig(n_patients=12, prevalence=0.25, size=64, seed=5), out_dir=folder)
-    return folder / "manifest.csv"
-
-
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("cache")
-
-
-def tiny_config(out: Path, data: Path, cache: Path, **overrides: Any) -> TrainConfig:
-    values: dict[str, Any] = {
-        "out": out, "data": str(data), "epochs": 2, "batch_size": 8, "image_size": 32,
-        "fractions": [0.6, 0.2, 0.2], "cache_dir": cache, "progress": False, "lr": 3e-3,
-    }  # fmt: skip
-    values.update(overrides)
-    return load_train_config(None, values)
+def phantom_csv(make_phantom_csv: Callable[..., Path]) -> Path:
+    """This module's phantom set: the shared dozen patients, drawn with seed 5."""
+    return make_phantom_csv(seed=5)
 
 
 def _numel(params: list[nn.Parameter]) -> int:
@@ -54,7 +38,7 @@ def _numel(params: list[nn.Parameter]) -> int:
     ids=["unfreeze-all", "unfreeze-last-block"],
 )
 def test_warmup_then_unfreeze_counts_trainable_parameters_every_epoch(
-    unfreeze: str, phases: list[str], phantom_csv: Path, cache_dir: Path, tmp_path: Path
+    unfreeze: str, phases: list[str], phantom_csv: Path, cache_dir: Path, tmp_path: Path, tiny_config: Callable[..., TrainConfig]
 ) -> None:
     config = tiny_config(
         tmp_path / "run",
@@ -91,7 +75,7 @@ class _ForceOneClass(Callback):
 
 @pytest.mark.parametrize("on_collapse", ["warn", "stop"], ids=["warn", "stop"])
 def test_collapse_detector_fires_on_a_forced_collapse(
-    on_collapse: str, phantom_csv: Path, cache_dir: Path, tmp_path: Path
+    on_collapse: str, phantom_csv: Path, cache_dir: Path, tmp_path: Path, tiny_config: Callable[..., TrainConfig]
 ) -> None:
     config = tiny_config(tmp_path / "run", phantom_csv, cache_dir, epochs=3, on_collapse=on_collapse)
     result = train(config, callbacks=[_ForceOneClass()])
@@ -117,7 +101,7 @@ class _NaNAfter(nn.Module):
 
 
 def test_nan_loss_stops_the_run_and_marks_it_failed(
-    phantom_csv: Path, cache_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    phantom_csv: Path, cache_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_config: Callable[..., TrainConfig]
 ) -> None:
     monkeypatch.setattr(Strategy, "make_loss", lambda self: _NaNAfter(step=2))
     out = tmp_path / "run"
@@ -163,7 +147,7 @@ class _RecordEpochs(Callback):
 
 
 def test_resume_after_a_killed_run_continues_at_the_right_epoch(
-    phantom_csv: Path, cache_dir: Path, tmp_path: Path
+    phantom_csv: Path, cache_dir: Path, tmp_path: Path, tiny_config: Callable[..., TrainConfig]
 ) -> None:
     common = {"epochs": 4, "strategy": "oversample", "augmentation": "mammography"}
     config = tiny_config(tmp_path / "run", phantom_csv, cache_dir, **common)
@@ -192,7 +176,7 @@ def test_resume_after_a_killed_run_continues_at_the_right_epoch(
 
 
 def test_resume_refuses_a_changed_split_unless_forced(
-    phantom_csv: Path, cache_dir: Path, tmp_path: Path
+    phantom_csv: Path, cache_dir: Path, tmp_path: Path, tiny_config: Callable[..., TrainConfig]
 ) -> None:
     config = tiny_config(tmp_path / "run", phantom_csv, cache_dir, epochs=1)
     train(config)
@@ -206,14 +190,16 @@ def test_resume_refuses_a_changed_split_unless_forced(
     assert train(forced).summary["status"] == "completed"
 
 
-def test_resume_without_a_checkpoint_is_refused(phantom_csv: Path, cache_dir: Path, tmp_path: Path) -> None:
+def test_resume_without_a_checkpoint_is_refused(
+    phantom_csv: Path, cache_dir: Path, tmp_path: Path, tiny_config: Callable[..., TrainConfig]
+) -> None:
     (tmp_path / "run").mkdir()
     with pytest.raises(Exception, match="without --resume"):
         train(tiny_config(tmp_path / "run", phantom_csv, cache_dir, resume=True))
 
 
 def test_ema_weights_are_validated_and_checkpointed(
-    phantom_csv: Path, cache_dir: Path, tmp_path: Path
+    phantom_csv: Path, cache_dir: Path, tmp_path: Path, tiny_config: Callable[..., TrainConfig]
 ) -> None:
     config = tiny_config(tmp_path / "run", phantom_csv, cache_dir, ema=True, ema_decay=0.9, monitor="ema_auc_roc")
     result = train(config)
@@ -238,7 +224,7 @@ def test_ema_weights_are_validated_and_checkpointed(
     ids=["unknown", "ema-without-ema", "kappa-not-ordinal"],
 )
 def test_monitor_must_name_a_metric_of_the_run(
-    overrides: dict[str, Any], match: str, phantom_csv: Path, cache_dir: Path, tmp_path: Path
+    overrides: dict[str, Any], match: str, phantom_csv: Path, cache_dir: Path, tmp_path: Path, tiny_config: Callable[..., TrainConfig]
 ) -> None:
     from medbalance.errors import ConfigError
 

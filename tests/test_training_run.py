@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import torch
 from medbalance.cli import main
 from medbalance.errors import CheckpointError, ConfigError, MedbalanceError
 from medbalance.strategies import create_strategy, list_strategies
-from medbalance.training.config import TrainConfig, load_train_config
+from medbalance.training.config import TrainConfig
 from medbalance.training.run import train
 
 STRATEGIES = [info.name for info in list_strategies()]
@@ -45,40 +46,9 @@ SUMMARY_KEYS = {
 }
 
 
-@pytest.fixture(scope="module")
-def phantom_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A dozen phantom patients (48 images, 64 px), 1 in 4 breasts malignant, written once."""
-    from medbalance.synth.phantoms import PhantomConfig, generate_phantoms
-
-    folder = tmp_path_factory.mktemp("phantoms") / "set"
-    generate_phantoms(PhantomConfig(n_patients=12, prevalence=0.25, size=64, seed=3), out_dir=folder)
-    return folder / "manifest.csv"
-
-
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("cache")
-
-
-def tiny_config(out: Path, data: Path | str, cache: Path, **overrides: Any) -> TrainConfig:
-    values: dict[str, Any] = {
-        "out": out,
-        "data": str(data),
-        "epochs": 2,
-        "batch_size": 8,
-        "image_size": 32,
-        "fractions": [0.6, 0.2, 0.2],
-        "cache_dir": cache,
-        "progress": False,
-        "lr": 3e-3,
-    }
-    values.update(overrides)
-    return load_train_config(None, values)
-
-
 @pytest.mark.parametrize("strategy", STRATEGIES, ids=STRATEGIES)
 def test_every_strategy_writes_the_run_folder(
-    strategy: str, phantom_csv: Path, cache_dir: Path, tmp_path: Path
+    strategy: str, phantom_csv: Path, cache_dir: Path, tmp_path: Path, tiny_config: Callable[..., TrainConfig]
 ) -> None:
     result = train(tiny_config(tmp_path / "run", phantom_csv, cache_dir, strategy=strategy))
     out = result.out
@@ -115,7 +85,7 @@ def test_every_strategy_writes_the_run_folder(
 
 
 def test_logit_adjust_posthoc_probabilities_use_the_training_prior(
-    phantom_csv: Path, cache_dir: Path, tmp_path: Path
+    phantom_csv: Path, cache_dir: Path, tmp_path: Path, tiny_config: Callable[..., TrainConfig]
 ) -> None:
     config = tiny_config(
         tmp_path / "run", phantom_csv, cache_dir, strategy="logit-adjust", strategy_params={"mode": "posthoc"}
@@ -130,7 +100,9 @@ def test_logit_adjust_posthoc_probabilities_use_the_training_prior(
     np.testing.assert_allclose(predictions[["prob_non-malignant", "prob_malignant"]], expected, atol=1e-5)
 
 
-def test_same_seed_gives_the_same_metrics(phantom_csv: Path, cache_dir: Path, tmp_path: Path) -> None:
+def test_same_seed_gives_the_same_metrics(
+    phantom_csv: Path, cache_dir: Path, tmp_path: Path, tiny_config: Callable[..., TrainConfig]
+) -> None:
     common = {"strategy": "synthetic-lesions", "augmentation": "mammography"}
     first = train(tiny_config(tmp_path / "a", phantom_csv, cache_dir, **common))
     second = train(tiny_config(tmp_path / "b", phantom_csv, cache_dir, **common))
@@ -162,7 +134,9 @@ def test_default_phantom_data_and_cli(cache_dir: Path, tmp_path: Path) -> None:
     assert main([*args, "--overwrite"]) == 0
 
 
-def test_old_results_are_refused(phantom_csv: Path, cache_dir: Path, tmp_path: Path) -> None:
+def test_old_results_are_refused(
+    phantom_csv: Path, cache_dir: Path, tmp_path: Path, tiny_config: Callable[..., TrainConfig]
+) -> None:
     out = tmp_path / "run"
     out.mkdir()
     (out / "summary.json").write_text("{}")
@@ -172,7 +146,7 @@ def test_old_results_are_refused(phantom_csv: Path, cache_dir: Path, tmp_path: P
 
 
 def test_pretrained_offline_names_the_weights_option(
-    phantom_csv: Path, cache_dir: Path, tmp_path: Path
+    phantom_csv: Path, cache_dir: Path, tmp_path: Path, tiny_config: Callable[..., TrainConfig]
 ) -> None:
     config = tiny_config(tmp_path / "run", phantom_csv, cache_dir, model="resnet18", pretrained=True)
     with pytest.raises(CheckpointError, match="--weights"):
@@ -191,7 +165,12 @@ def test_pretrained_offline_names_the_weights_option(
     ids=["unknown-key", "wrong-type", "double-balancing", "unknown-strategy"],
 )
 def test_bad_configs_are_refused(
-    overrides: dict[str, Any], match: str, phantom_csv: Path, cache_dir: Path, tmp_path: Path
+    overrides: dict[str, Any],
+    match: str,
+    phantom_csv: Path,
+    cache_dir: Path,
+    tmp_path: Path,
+    tiny_config: Callable[..., TrainConfig],
 ) -> None:
     with pytest.raises(ConfigError, match=f"(?i){match}"):
         train(tiny_config(tmp_path / "run", phantom_csv, cache_dir, **overrides))

@@ -52,6 +52,7 @@ def train(
     /,
     *,
     callbacks: Sequence[Callback] = (),
+    cache_progress: Callable[[int, int], None] | None = None,
     **options: Any,
 ) -> RunResult:
     """Train one classifier (``medbalance train``) and return its run.
@@ -60,6 +61,10 @@ def train(
         config: a :class:`~medbalance.training.config.TrainConfig`, a YAML file
             (as ``--config``), a mapping of its keys, or None.
         callbacks: extra Lightning callbacks.
+        cache_progress: called with (done, total) while images are preprocessed into
+            the cache, e.g. ``lambda done, total: print(f"{done}/{total}", end="\r")``
+            (medbalance draws no bar itself outside the CLI; ``progress=True`` switches
+            Lightning's epoch bar).
         **options: ``TrainConfig`` keys (``out``, ``data``, ``strategy``, ``epochs``, ...);
             they override ``config``'s.
 
@@ -72,7 +77,7 @@ def train(
     """
     from medbalance.training.run import train as run_training
 
-    return run_training(_train_config(config, options), callbacks=callbacks)
+    return run_training(_train_config(config, options), callbacks=callbacks, cache_progress=cache_progress)
 
 
 def _run_dir(run: Any) -> Path:

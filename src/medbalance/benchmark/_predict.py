@@ -70,7 +70,7 @@ def predict_with_run(run_dir: Path, manifest: Manifest, cache_dir: Path, out_csv
     strategy = _fit_strategy(strategy, config, data)
     task = _create_task(config, data, strategy, channels_last=False)
     load_checkpoint_weights(checkpoint, task.model)
-    cache.build(manifest, progress=False)
+    cache.build(manifest)
     dataset = ManifestDataset(
         manifest, cache, normalization=None if "batch" in strategy.hooks else normalization, seed=config.seed
     )

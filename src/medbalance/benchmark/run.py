@@ -225,7 +225,7 @@ def _build_caches(tasks: list[CellTask], data: dict[str, PreparedData]) -> None:
             if (name, preprocessing) not in built:
                 built.add((name, preprocessing))
                 manifest = load_manifest(data[name].manifest_path)
-                PreprocessCache(data[name].cache_dir, preprocessing).build(manifest, progress=False)
+                PreprocessCache(data[name].cache_dir, preprocessing).build(manifest)
 
 
 def _execute(

@@ -36,6 +36,7 @@ def predict(
     config_file: Path | None = config_file_option(),
 ) -> None:
     """Predict new images; unreadable ones go to the errors CSV and make the exit code 1."""
+    from medbalance.cli._progress import progress_bar
     from medbalance.inference.bundle import load_bundle
     from medbalance.inference.predict_files import predict_to_files
 
@@ -46,10 +47,11 @@ def predict(
     bundle = load_bundle(model_dir, device=device)
     cache = None if no_cache else (cache_dir or out.parent / ".medbalance-cache")
     overlays = out.with_name(f"{out.stem}_overlays") if explain else None
-    summary = predict_to_files(
-        bundle, [str(p) for p in inputs], out, batch_size=batch_size, cache_dir=cache, prevalence=prevalence,
-        explain_dir=overlays, overwrite=overwrite, progress=progress,
-    )  # fmt: skip
+    with progress_bar("predicting", enabled=progress) as update:
+        summary = predict_to_files(
+            bundle, [str(p) for p in inputs], out, batch_size=batch_size, cache_dir=cache, prevalence=prevalence,
+            explain_dir=overlays, overwrite=overwrite, progress=update,
+        )  # fmt: skip
     typer.echo(
         f"predicted {summary.n_predicted} of {summary.n_images} images; wrote {', '.join(str(p) for p in summary.files)}"
     )

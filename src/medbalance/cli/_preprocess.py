@@ -62,6 +62,7 @@ def cache(
     config_file: Path | None = config_file_option(),
 ) -> None:
     """Preprocess every image of a manifest once into the cache (skips images already cached)."""
+    from medbalance.cli._progress import cache_progress_bar
     from medbalance.config import parse_config
     from medbalance.data.cache import PreprocessCache
     from medbalance.data.manifest import load_manifest
@@ -72,7 +73,9 @@ def cache(
         {"kind": preprocess, "size": image_size, "channels": channels, "equalize": equalize},
         where="cache options",
     )
-    summary = PreprocessCache(cache_dir, config).build(load_manifest(data), progress=True, workers=workers)
+    manifest = load_manifest(data)
+    with cache_progress_bar() as update:
+        summary = PreprocessCache(cache_dir, config).build(manifest, progress=update, workers=workers)
     console.print(
         f"cache {escape(str(summary.folder))}: {summary.built} built, {summary.already_cached} already cached, "
         f"{summary.total} images"

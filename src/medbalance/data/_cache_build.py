@@ -9,11 +9,10 @@ start than it saves.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from medbalance.errors import DataError
 
@@ -43,42 +42,37 @@ def _build_one(cache: PreprocessCache, path: Path) -> str | None:
     return None
 
 
-@contextmanager
-def _progress_bar(enabled: bool, total: int) -> Iterator[Any]:
-    if not enabled:
-        yield lambda: None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    columns = (
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, transient=False) as bar:
-        task = bar.add_task("preprocessing", total=total)
-        yield lambda: bar.advance(task)
-
-
 def build_entries(
-    cache: PreprocessCache, paths: Sequence[Path], *, progress: bool, workers: int
+    cache: PreprocessCache,
+    paths: Sequence[Path],
+    *,
+    progress: Callable[[int, int], None] | None,
+    workers: int,
 ) -> tuple[int, list[str]]:
-    """Cache every path; returns (number built, failure messages), failures in ``paths`` order."""
+    """Cache every path; returns (number built, failure messages), failures in ``paths`` order.
+
+    ``progress`` is called with (done, len(paths)): once with 0 before the first image
+    (never when ``paths`` is empty), then after each image.
+    """
     failures: list[str] = []
     workers = min(workers, len(paths) // _MIN_IMAGES_PER_WORKER)
-    with _progress_bar(progress and len(paths) > 0, len(paths)) as advance:
-        if workers <= 1:
-            outcomes: Iterator[str | None] = (_build_one(cache, path) for path in paths)
-            for outcome in outcomes:
-                if outcome is not None:
-                    failures.append(outcome)
-                advance()
-        else:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                chunk = max(1, min(8, len(paths) // (workers * 4)))
-                for outcome in pool.map(_build_one, [cache] * len(paths), paths, chunksize=chunk):
-                    if outcome is not None:
-                        failures.append(outcome)
-                    advance()
-    return len(paths) - len(failures), failures
+    total = len(paths)
+
+    def record(done: int, outcome: str | None) -> None:
+        if outcome is not None:
+            failures.append(outcome)
+        if progress is not None:
+            progress(done, total)
+
+    if progress is not None and total:
+        progress(0, total)
+    if workers <= 1:
+        for done, path in enumerate(paths, start=1):
+            record(done, _build_one(cache, path))
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            chunk = max(1, min(8, total // (workers * 4)))
+            outcomes = pool.map(_build_one, [cache] * total, paths, chunksize=chunk)
+            for done, outcome in enumerate(outcomes, start=1):
+                record(done, outcome)
+    return total - len(failures), failures

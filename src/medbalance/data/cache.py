@@ -36,6 +36,7 @@ from medbalance.data._cache_build import build_entries, default_workers
 from medbalance.data.preprocess import PreprocessConfig, PreprocessInfo, preprocess_with_info
 from medbalance.errors import DataError
 from medbalance.io import file_sha256
+from medbalance.progress import check_progress
 
 if TYPE_CHECKING:
     from medbalance.data.manifest import Manifest
@@ -166,16 +167,22 @@ class PreprocessCache:
             yield self.get(path)
 
     def build(
-        self, manifest: Manifest, *, progress: bool = True, workers: int | None = None
+        self,
+        manifest: Manifest,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+        workers: int | None = None,
     ) -> CacheBuildSummary:
-        """Preprocess every image of ``manifest`` not cached yet, with a progress bar.
+        """Preprocess every image of ``manifest`` not cached yet.
 
         Unreadable images do not stop the build: all others are cached, then one
         error lists every failure.
 
         Args:
             manifest: the images.
-            progress: show a Rich progress bar.
+            progress: called with (done, total) over the images not cached yet: with 0
+                before the first, then after each (never when all are cached), e.g.
+                to draw a progress bar (the CLI does). False is read as None.
             workers: processes preprocessing in parallel; None (default): one per
                 CPU core this process may use; 1: in this process. Builds of fewer
                 than 4 images per worker use fewer workers. The cache's content
@@ -185,7 +192,10 @@ class PreprocessCache:
             DataError: one or more images could not be read or preprocessed
                 (all of them listed).
             ValueError: ``workers`` < 1.
+            TypeError: ``progress`` is neither a callable nor None (``True`` from
+                before the bar moved to the CLI).
         """
+        progress = check_progress(progress)
         if workers is None:
             workers = default_workers()
         if isinstance(workers, bool) or int(workers) < 1:

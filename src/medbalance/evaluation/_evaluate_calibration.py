@@ -1,8 +1,7 @@
-"""Binary evaluation of a run: calibration, prior correction, decision curve and figures (private)."""
+"""Binary evaluation of a run: calibration, prior correction, decision curve, figure data (private)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -12,17 +11,18 @@ from medbalance.evaluation._evaluate_binary import BinaryData
 from medbalance.evaluation._evaluate_common import Section, metric_entry
 from medbalance.evaluation.calibration import compute_calibration_line, compute_ece, compute_reliability
 from medbalance.evaluation.curves import compute_pr_curve, compute_roc_curve
-from medbalance.evaluation.decision_curve import DecisionCurve, compute_decision_curve
+from medbalance.evaluation.decision_curve import compute_decision_curve
 from medbalance.evaluation.metrics import compute_binary_metric
 from medbalance.evaluation.prevalence import correct_binary_prior, estimate_prior_em
 from medbalance.evaluation.recalibration import RecalibrationResult, compare_calibrators
 from medbalance.evaluation.score_distribution import check_overconfidence, compute_score_histograms
 from medbalance.evaluation.thresholds import OperatingPoint
+from medbalance.report.evaluation_figures import BinaryFigureData, RulePoint
 
 if TYPE_CHECKING:
     from medbalance.evaluation.evaluate import EvaluateConfig
 
-__all__ = ["evaluate_binary_calibration", "write_binary_figures"]
+__all__ = ["binary_figure_data", "evaluate_binary_calibration"]
 
 
 def _raw_calibration(data: BinaryData, bins: int) -> dict[str, Any]:
@@ -123,77 +123,32 @@ def evaluate_binary_calibration(
     return {"reliability": reliability, "histogram": hist, "overconfidence": over.warning, "decision": curves}
 
 
-def write_binary_figures(
-    data: BinaryData, config: EvaluateConfig, section: Section, fig_dir: Path, *, classes: tuple[str, str],
+def binary_figure_data(
+    data: BinaryData, config: EvaluateConfig, section: Section, *, classes: tuple[str, str],
     points: dict[str, OperatingPoint], extras: dict[str, Any],
-) -> None:  # fmt: skip
-    """ROC with band, PR, reliability, score histograms, confusion matrices, decision curve."""
-    from medbalance.report import plots
-
-    lvl, y, s = data.level, data.y_test, data.s_test
+) -> BinaryFigureData:  # fmt: skip
+    """The curves and points the figures show; adds the ROC band to ``section.metrics``."""
+    y, s = data.y_test, data.s_test
     ranking = section.metrics["threshold_free"]
     ops = section.metrics["operating_points"]
+    roc = None
     if 0 < y.sum() < y.size:
         roc = compute_roc_curve(
             y, s, groups=data.groups, n_resamples=config.n_bootstrap, level=config.ci_level, seed=config.seed
         )
         section.metrics["roc_band"] = roc.to_dict()["band"]
-        markers = {
-            spec: (
-                1 - ops[spec]["test"]["specificity"]["estimate"],
-                ops[spec]["test"]["sensitivity"]["estimate"],
-            )
-            for spec in points
-        }
-        section.figures.append(
-            plots.plot_roc_curve(
-                roc,
-                fig_dir / "roc.png",
-                level=lvl,
-                auc_text=_ci_text("AUC", ranking["auc_roc"]),
-                operating_points=markers,
-            )
+    rule_points = {
+        spec: RulePoint(
+            threshold=op.threshold,
+            sensitivity=ops[spec]["test"]["sensitivity"]["estimate"],
+            specificity=ops[spec]["test"]["specificity"]["estimate"],
+            confusion=np.array(ops[spec]["test_confusion_matrix"]["counts"]),
         )
-    if y.sum() > 0:
-        recall, precision = compute_pr_curve(y, s)
-        section.figures.append(
-            plots.plot_pr_curve(
-                recall,
-                precision,
-                fig_dir / "pr.png",
-                level=lvl,
-                prevalence=float(y.mean()),
-                ap_text=_ci_text("AP", ranking["auc_pr"]),
-            )
-        )
-    section.figures.append(
-        plots.plot_reliability(extras["reliability"], fig_dir / "reliability.png", level=lvl)
-    )
-    section.figures.append(
-        plots.plot_score_histograms(
-            [extras["histogram"]],
-            fig_dir / "score_histograms.png",
-            level=lvl,
-            warning=extras["overconfidence"],
-        )
-    )
-    if points:
-        matrices = {
-            f"{spec}\nthreshold {op.threshold:.3g}": np.array(ops[spec]["test_confusion_matrix"]["counts"])
-            for spec, op in points.items()
-        }
-        section.figures.append(
-            plots.plot_confusion_matrices(
-                matrices, list(classes), fig_dir / "confusion_matrices.png", level=lvl
-            )
-        )
-    decision: dict[str, DecisionCurve] = extras["decision"]
-    section.figures.append(plots.plot_decision_curve(decision, fig_dir / "decision_curve.png", level=lvl))
-
-
-def _ci_text(name: str, entry: dict[str, Any]) -> str:
-    if entry["estimate"] is None:
-        return f"{name} undefined"
-    if entry["low"] is None:
-        return f"{name} {entry['estimate']:.3f}"
-    return f"{name} {entry['estimate']:.3f} [{entry['low']:.3f}, {entry['high']:.3f}]"
+        for spec, op in points.items()
+    }
+    return BinaryFigureData(
+        level=data.level, classes=classes, roc=roc, pr=compute_pr_curve(y, s) if y.sum() > 0 else None,
+        prevalence=float(y.mean()), auc_roc=ranking["auc_roc"], auc_pr=ranking["auc_pr"],
+        operating_points=rule_points, reliability=extras["reliability"], histograms=extras["histogram"],
+        overconfidence=extras["overconfidence"], decision=extras["decision"],
+    )  # fmt: skip

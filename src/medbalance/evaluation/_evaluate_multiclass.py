@@ -1,8 +1,7 @@
-"""Multi-class evaluation of a run: metrics with CIs, logit adjustment, calibration, figures (private)."""
+"""Multi-class evaluation of a run: metrics with CIs, logit adjustment, calibration, figure data (private)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,6 +22,7 @@ from medbalance.evaluation.multiclass_intervals import bootstrap_multiclass_cis
 from medbalance.evaluation.prevalence import estimate_prior_em
 from medbalance.evaluation.recalibration import apply_temperature, fit_temperature
 from medbalance.evaluation.score_distribution import check_overconfidence, compute_score_histograms
+from medbalance.report.evaluation_figures import MulticlassFigureData
 
 if TYPE_CHECKING:
     from medbalance.evaluation.evaluate import EvaluateConfig
@@ -58,10 +58,10 @@ def _metrics_with_cis(
 
 
 def evaluate_multiclass(
-    val: AggregatedPredictions, test: AggregatedPredictions, config: EvaluateConfig, section: Section, fig_dir: Path,
-    *, groups: np.ndarray | None, ordinal: bool, prior: np.ndarray | None, prior_reason: str, figures: bool,
-) -> None:  # fmt: skip
-    """Every multi-class part of the report."""
+    val: AggregatedPredictions, test: AggregatedPredictions, config: EvaluateConfig, section: Section,
+    *, groups: np.ndarray | None, ordinal: bool, prior: np.ndarray | None, prior_reason: str,
+) -> MulticlassFigureData:  # fmt: skip
+    """Every multi-class part of the report; returns what its figures show."""
     classes, level = test.classes, test.level
     y_val, y_test = val.labels, test.labels
     raw, raw_report = _metrics_with_cis(y_test, test.proba, classes, ordinal, groups, config, level, "argmax")
@@ -112,8 +112,7 @@ def evaluate_multiclass(
                                      "true_test_prior": (np.bincount(y_test, minlength=len(classes)) / y_test.size).tolist(),
                                      "n_iter": em.n_iter, "converged": em.converged}  # fmt: skip
     section.metrics["calibration"] = calibration
-    if figures:
-        _figures(test, y_test, raw, matrices, reliability, hists, over.warning, section, fig_dir)
+    return _figure_data(test, raw, matrices, reliability, hists, over.warning)
 
 
 def _calibration(
@@ -146,34 +145,23 @@ def _calibration(
     return out, reliability
 
 
-def _figures(
-    test: AggregatedPredictions, y: np.ndarray, raw: dict[str, Any], matrices: dict[str, np.ndarray],
-    reliability: dict[str, Any], hists: list[Any], warning: str, section: Section, fig_dir: Path,
-) -> None:  # fmt: skip
+def _figure_data(
+    test: AggregatedPredictions, raw: dict[str, Any], matrices: dict[str, np.ndarray],
+    reliability: dict[str, Any], hists: list[Any], warning: str,
+) -> MulticlassFigureData:  # fmt: skip
     from sklearn.metrics import roc_curve
 
-    from medbalance.report import plots
-
-    level, classes = test.level, test.classes
-    curves, aucs = {}, {}
+    y, classes = test.labels, test.classes
+    curves = {}
     for k, name in enumerate(classes):
         if 0 < np.sum(y == k) < y.size:
             fpr, tpr, _ = roc_curve((y == k).astype(int), test.proba[:, k])
             curves[name] = (fpr, tpr)
-            aucs[name] = "AUC " + _text(raw["per_class"][name]["auc_ovr"])
-    if curves:
-        section.figures.append(plots.plot_roc_ovr(curves, aucs, fig_dir / "roc_ovr.png", level=level))
-    section.figures.append(
-        plots.plot_confusion_matrices(matrices, classes, fig_dir / "confusion_matrices.png", level=level)
-    )
-    section.figures.append(
-        plots.plot_reliability(
-            reliability, fig_dir / "reliability.png", level=level, what="top-class probability"
-        )
-    )
-    section.figures.append(
-        plots.plot_score_histograms(hists, fig_dir / "score_histograms.png", level=level, warning=warning)
-    )
+    return MulticlassFigureData(
+        level=test.level, classes=classes, roc_ovr=curves,
+        auc_ovr={name: raw["per_class"][name]["auc_ovr"] for name in curves}, confusion=matrices,
+        reliability=reliability, histograms=hists, overconfidence=warning,
+    )  # fmt: skip
 
 
 def _row(rule: str, block: dict[str, Any], level: str, n_test: int) -> dict[str, Any]:

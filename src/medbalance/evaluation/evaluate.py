@@ -39,7 +39,7 @@ from medbalance.evaluation._evaluate_binary import (
     evaluate_binary_operating_points,
     evaluate_binary_ranking,
 )
-from medbalance.evaluation._evaluate_calibration import evaluate_binary_calibration, write_binary_figures
+from medbalance.evaluation._evaluate_calibration import binary_figure_data, evaluate_binary_calibration
 from medbalance.evaluation._evaluate_common import (
     Section,
     parse_rule_spec,
@@ -52,6 +52,11 @@ from medbalance.evaluation.run_folder import RunPredictions, load_run_prediction
 from medbalance.io import atomic_write_text, check_output_dir, replace_dir
 from medbalance.outputs import claim_output_dir
 from medbalance.registry import look_up_option
+from medbalance.report.evaluation_figures import (
+    BinaryFigureData,
+    MulticlassFigureData,
+    write_evaluation_figures,
+)
 
 __all__ = ["EvaluateConfig", "EvaluationResult", "check_evaluate_config", "evaluate_run"]
 
@@ -218,7 +223,7 @@ def _json_default(value: Any) -> Any:
 
 
 def _binary(run: RunPredictions, val: AggregatedPredictions, test: AggregatedPredictions, config: EvaluateConfig,
-            section: Section, fig_dir: Path, groups: np.ndarray | None) -> None:  # fmt: skip
+            section: Section, groups: np.ndarray | None) -> BinaryFigureData | None:  # fmt: skip
     pos = run.classes.index(str(run.positive_class))
     data = BinaryData(
         (val.labels == pos).astype(int), val.proba[:, pos], (test.labels == pos).astype(int), test.proba[:, pos],
@@ -237,8 +242,9 @@ def _binary(run: RunPredictions, val: AggregatedPredictions, test: AggregatedPre
         data, config, section, classes=classes, prior=prior, prior_reason=why,
         target_prevalence=target if target is not None and 0 < target < 1 else None,
     )  # fmt: skip
-    if config.figures:
-        write_binary_figures(data, config, section, fig_dir, classes=classes, points=points, extras=extras)
+    if not config.figures:
+        return None
+    return binary_figure_data(data, config, section, classes=classes, points=points, extras=extras)
 
 
 def evaluate_run(run_dir: str | Path, config: EvaluateConfig | None = None) -> EvaluationResult:
@@ -289,13 +295,15 @@ def _evaluate_into(run: RunPredictions, out_dir: Path, config: EvaluateConfig) -
         counts = run.training_class_counts or run.test["label"].astype(str).value_counts().to_dict()
         section.warnings.extend(positive_class_warnings(str(run.positive_class), counts))
     try:
-        fig_dir = staging / "figures"
+        figure_data: BinaryFigureData | MulticlassFigureData | None
         if run.is_binary:
-            _binary(run, val, test, config, section, fig_dir, groups)
+            figure_data = _binary(run, val, test, config, section, groups)
         else:
             prior, why = resolve_training_prior(run, config.training_prior)
-            evaluate_multiclass(val, test, config, section, fig_dir, groups=groups, ordinal=bool(run.summary.get("ordinal", False)),
-                                prior=prior, prior_reason=why, figures=config.figures)  # fmt: skip
+            figure_data = evaluate_multiclass(val, test, config, section, groups=groups, prior=prior, prior_reason=why,
+                                              ordinal=bool(run.summary.get("ordinal", False)))  # fmt: skip
+        if config.figures and figure_data is not None:
+            section.figures.extend(write_evaluation_figures(figure_data, staging / "figures"))
         task = "binary" if run.is_binary else "multiclass"
         metrics = {
             "run": {

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from medbalance.inference.inputs import collect_inputs
 from medbalance.inference.levels import aggregate_levels, metrics_at_prevalence
 from medbalance.inference.predict import ChunkResult, check_prevalence, iter_prediction_chunks
 from medbalance.io import atomic_write_text
+from medbalance.progress import check_progress
 
 __all__ = ["PredictSummary", "predict_to_files"]
 
@@ -71,17 +72,23 @@ def _write_overlays(bundle: Bundle, chunk: ChunkResult, folder: Path) -> None:
 def predict_to_files(
     bundle: Bundle, inputs: Sequence[str | Path], out: str | Path, *, batch_size: int = 32, chunk_size: int = 256,
     cache_dir: str | Path | None = None, prevalence: float | None = None, explain_dir: str | Path | None = None,
-    overwrite: bool = False, progress: bool = False,
+    overwrite: bool = False, progress: Callable[[int, int], None] | None = None,
 ) -> PredictSummary:  # fmt: skip
     """Predict every image named by ``inputs`` (folders, manifest CSVs, files) into ``out`` and companions.
 
+    Args:
+        progress: called with (images done, images in all): with 0 once the inputs are
+            collected, then after each batch, e.g. to draw a progress bar (the CLI does).
+
     Raises:
+        TypeError: ``progress`` is neither a callable nor None.
         FileNotFoundError: an input does not exist.
         DataError: an empty folder or a CSV without ``path``.
         MedbalanceError: ``out`` exists without ``overwrite``.
         ConfigError: bad sizes or prevalence; ``explain_dir`` without captum installed.
     """
     out = Path(out)
+    report = check_progress(progress)
     check_prevalence(prevalence)
     if explain_dir is not None:
         from medbalance.inference.explain import require_captum
@@ -96,31 +103,36 @@ def predict_to_files(
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     slim, errors = [], []
     header = True
-    from rich.progress import Progress
+    done = 0
 
-    with Progress(disable=not progress, transient=True) as bar:
-        task = bar.add_task("predicting", total=len(table))
-        try:
-            chunks = iter_prediction_chunks(
-                bundle, table, table["path"].tolist(), batch_size=batch_size, chunk_size=chunk_size,
-                cache_dir=None if cache_dir is None else Path(cache_dir), prevalence=prevalence,
-                on_progress=lambda n: bar.advance(task, n),
-            )  # fmt: skip
-            for chunk in chunks:
-                raw = [c for c in chunk.rows.columns if c.startswith("raw_prob_")]
-                keep = [c for c in _SLIM if c in chunk.rows.columns] + raw
-                slim.append(chunk.rows[keep])
-                chunk.rows.drop(columns=raw).to_csv(tmp, mode="w" if header else "a", header=header,
-                                                    index=False, float_format="%.8g")  # fmt: skip
-                header = False
-                errors.append(chunk.errors)
-                if explain_dir is not None:
-                    _write_overlays(bundle, chunk, Path(explain_dir))
-            if header:  # nothing could be predicted: an empty table with the columns
-                pd.DataFrame(columns=["image_id", "path", "decision"]).to_csv(tmp, index=False)
-            os.replace(tmp, out)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+    def advance(n: int) -> None:
+        nonlocal done
+        done += n
+        if report is not None:
+            report(done, len(table))
+
+    advance(0)
+    try:
+        chunks = iter_prediction_chunks(
+            bundle, table, table["path"].tolist(), batch_size=batch_size, chunk_size=chunk_size,
+            cache_dir=None if cache_dir is None else Path(cache_dir), prevalence=prevalence,
+            on_progress=advance,
+        )  # fmt: skip
+        for chunk in chunks:
+            raw = [c for c in chunk.rows.columns if c.startswith("raw_prob_")]
+            keep = [c for c in _SLIM if c in chunk.rows.columns] + raw
+            slim.append(chunk.rows[keep])
+            chunk.rows.drop(columns=raw).to_csv(tmp, mode="w" if header else "a", header=header,
+                                                index=False, float_format="%.8g")  # fmt: skip
+            header = False
+            errors.append(chunk.errors)
+            if explain_dir is not None:
+                _write_overlays(bundle, chunk, Path(explain_dir))
+        if header:  # nothing could be predicted: an empty table with the columns
+            pd.DataFrame(columns=["image_id", "path", "decision"]).to_csv(tmp, index=False)
+        os.replace(tmp, out)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
     files = [out]
     error_table = (
         pd.concat(errors, ignore_index=True)

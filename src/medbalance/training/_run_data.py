@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -155,8 +156,10 @@ def create_preprocess_config(config: TrainConfig) -> PreprocessConfig:
     )
 
 
-def prepare_run_data(config: TrainConfig, *, progress: bool) -> RunData:
+def prepare_run_data(config: TrainConfig, *, progress: Callable[[int, int], None] | None = None) -> RunData:
     """Load, check, split (grouped, leakage-checked), cache and compute normalisation stats.
+
+    ``progress`` follows the cache build (:meth:`PreprocessCache.build`).
 
     Raises:
         DataError: invalid manifest, impossible split, unreadable images (all listed).

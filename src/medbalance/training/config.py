@@ -154,7 +154,8 @@ class TrainConfig:
         cache_dir: preprocessing cache (default ``out/cache``).
         phantoms: the phantom set used when ``data`` is ``phantoms``.
         deterministic: deterministic algorithms (same seed, same machine, same metrics).
-        progress: show a Rich progress bar.
+        progress: show Lightning's epoch progress bar (and, from ``medbalance train``,
+            the preprocessing bar).
         resume: continue the run in ``out`` from its last checkpoint.
         force: resume even when the config or split changed.
         overwrite: replace an existing run folder.

@@ -23,7 +23,7 @@ import logging
 import pickle
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from medbalance.config import config_to_dict, dump_config
 from medbalance.errors import CheckpointError, MedbalanceError, OutputWriteError, TrainingError
 from medbalance.io import prepare_output_dir
 from medbalance.outputs import claim_output_dir
+from medbalance.progress import check_progress
 from medbalance.strategies import Strategy, create_strategy
 from medbalance.training._launch import is_launch_primary, mark_prepared, wait_for_primary
 from medbalance.training._run_data import RunData, compute_split_hash, create_datasets, prepare_run_data
@@ -231,12 +232,21 @@ def _prepare_folder(config: TrainConfig) -> None:
     prepare_output_dir(out, overwrite=config.overwrite)
 
 
-def train(config: TrainConfig, *, callbacks: Sequence[Callback] = ()) -> RunResult:
+def train(
+    config: TrainConfig,
+    *,
+    callbacks: Sequence[Callback] = (),
+    cache_progress: Callable[[int, int], None] | None = None,
+) -> RunResult:
     """Train one classifier as ``config`` says and write its run folder.
 
     Args:
         config: the resolved configuration.
         callbacks: extra Lightning callbacks (e.g. for experiments or tests).
+        cache_progress: called with (done, total) while the preprocessing cache is
+            built (:meth:`~medbalance.data.cache.PreprocessCache.build`), e.g. to draw
+            a bar (``medbalance train`` does when ``config.progress``). The epoch bar
+            is Lightning's, switched by ``config.progress``.
 
     Returns:
         The run folder, status, best epoch and summary.
@@ -249,17 +259,18 @@ def train(config: TrainConfig, *, callbacks: Sequence[Callback] = ()) -> RunResu
             filled after training began (the run continues with ``--resume``).
     """
     check_train_names(config)
+    cache_progress = check_progress(cache_progress)
     summary: dict[str, Any] = {"status": "running", "out": str(config.out), "strategy": {"name": config.strategy}}
     # Under DDP every rank runs train(); only the primary prepares and writes the folder.
     if not is_launch_primary():
         wait_for_primary(config.out)
-        return _train_logged(config, callbacks, summary, primary=False)
+        return _train_logged(config, callbacks, summary, cache_progress, primary=False)
     existed = config.out.exists()
     # A second train into the same folder is refused for as long as this one runs.
     with claim_output_dir(config.out):
         _prepare_folder(config)
         try:
-            return _train_logged(config, callbacks, summary, primary=True)
+            return _train_logged(config, callbacks, summary, cache_progress, primary=True)
         except BaseException:
             if not summary.get(_FIT_STARTED) and not config.resume:
                 # Failed before training began (bad data, model, weights): keep nothing, so the
@@ -272,7 +283,12 @@ _FIT_STARTED = "_fit_started"
 
 
 def _train_logged(
-    config: TrainConfig, callbacks: Sequence[Callback], summary: dict[str, Any], *, primary: bool
+    config: TrainConfig,
+    callbacks: Sequence[Callback],
+    summary: dict[str, Any],
+    cache_progress: Callable[[int, int], None] | None,
+    *,
+    primary: bool,
 ) -> RunResult:
     out = config.out
     started = time.time()
@@ -283,7 +299,7 @@ def _train_logged(
         warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
         warnings.filterwarnings("ignore", message=".*overridden `on_after_batch_transfer`.*")
         try:
-            result = _train(config, summary, list(callbacks))
+            result = _train(config, summary, list(callbacks), cache_progress)
         except BaseException as exc:
             error = f"{type(exc).__name__}: {exc}"
             if isinstance(exc, KeyboardInterrupt | SystemExit):  # Lightning turns Ctrl+C into SystemExit
@@ -314,7 +330,12 @@ def _public(summary: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in summary.items() if k != _FIT_STARTED}
 
 
-def _train(config: TrainConfig, summary: dict[str, Any], extra: list[Callback]) -> RunResult:
+def _train(
+    config: TrainConfig,
+    summary: dict[str, Any],
+    extra: list[Callback],
+    cache_progress: Callable[[int, int], None] | None,
+) -> RunResult:
     out = config.out
     config_hash = compute_train_config_hash(config)
     summary.update(config_hash=config_hash, model=config.model, seed=config.seed)
@@ -323,7 +344,7 @@ def _train(config: TrainConfig, summary: dict[str, Any], extra: list[Callback]) 
     strategy = create_strategy(
         config.strategy, allow_double_balancing=config.allow_double_balancing, **config.strategy_params
     )
-    data = prepare_run_data(config, progress=config.progress)
+    data = prepare_run_data(config, progress=cache_progress)
     manifest = data.manifest
     split_hash = compute_split_hash(manifest)
     check_monitor(config.monitor, ema=config.ema, ordinal=manifest.ordinal, binary=manifest.is_binary)
