@@ -175,7 +175,7 @@ def test_domains_differ_in_noise_and_blur_on_a_flat_field() -> None:
         ({"prevalence": 0.0}, r"prevalence must be in \(0, 1\)"),
         ({"prevalence": 1.0}, r"prevalence must be in \(0, 1\)"),
         ({"prevalence": 1.5}, r"prevalence must be in \(0, 1\).*Fix: give the share"),
-        ({"spacing_mm": 0.0}, "spacing_mm must be > 0 or null"),
+        ({"spacing_mm": 0.0}, "spacing_mm must be > 0, got 0.0"),
         ({"domains": ("vendor-z",)}, "(?i)did you mean"),
         ({"n_patients": 0}, "n_patients must be >= 1"),
         ({"density_mix": (0.5, 0.5, 0.5, 0.5)}, "density_mix"),

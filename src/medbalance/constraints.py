@@ -145,14 +145,13 @@ def check_value(cls: type, name: str, value: Any, where: str) -> None:
     each = "each value of " if isinstance(value, tuple | list) else ""
     items = tuple(value) if each else (value,)
     kind = "an integer" if _wants_int(hint) else "a number"
-    or_null = " or null" if _allows_none(hint) else ""
-    fix = meta.get("fix") or f"give {name} {kind} {bounds}{or_null}."
+    fix = meta.get("fix") or f"give {name} {kind} {bounds}."
     for item in items:
         number = isinstance(item, numbers.Real) and not isinstance(item, bool)
         if not number or (kind == "an integer" and not isinstance(item, numbers.Integral)):
             raise ConfigError(f"{where}: {each}{name} must be {kind} {bounds}, got {value!r}. Fix: {fix}")
         if not all(compare(item, meta[k]) for k, (compare, _) in _BOUNDS.items() if k in meta):
-            raise ConfigError(f"{where}: {each}{name} must be {bounds}{or_null}, got {value!r}. Fix: {fix}")
+            raise ConfigError(f"{where}: {each}{name} must be {bounds}, got {value!r}. Fix: {fix}")
 
 
 def check_constraints(config: Any, where: str | None = None) -> None:
@@ -172,8 +171,4 @@ def check_constraints(config: Any, where: str | None = None) -> None:
 
 def describe_constraint(cls: type, name: str) -> str:
     """The bounds of field ``name`` of ``cls`` as text (``""`` when it has none)."""
-    meta = next((f.metadata for f in dataclasses.fields(cls) if f.name == name), {})
-    text = bounds_text(meta)
-    if text and _allows_none(_hints(cls).get(name, Any)):
-        text += " or null"
-    return text
+    return bounds_text(next((f.metadata for f in dataclasses.fields(cls) if f.name == name), {}))
