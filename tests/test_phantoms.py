@@ -171,13 +171,13 @@ def test_domains_differ_in_noise_and_blur_on_a_flat_field() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"size": -5}, "size must be >= 32, got -5"),
+        ({"size": -5}, "size must be an integer >= 32, got -5"),
         ({"prevalence": 0.0}, r"prevalence must be in \(0, 1\)"),
         ({"prevalence": 1.0}, r"prevalence must be in \(0, 1\)"),
         ({"prevalence": 1.5}, r"prevalence must be in \(0, 1\).*Fix: give the share"),
         ({"spacing_mm": 0.0}, "spacing_mm must be > 0, got 0.0"),
         ({"domains": ("vendor-z",)}, "(?i)did you mean"),
-        ({"n_patients": 0}, "n_patients must be >= 1"),
+        ({"n_patients": 0}, "n_patients must be an integer >= 1"),
         ({"density_mix": (0.5, 0.5, 0.5, 0.5)}, "density_mix"),
         ({"lesion_scale": 0.0}, r"lesion_scale must be in \[0.25, 4\]"),
         ({"lesion_contrast": -1.0}, r"lesion_contrast must be in \(0, 5\]"),

@@ -4,7 +4,7 @@ Every config dataclass (``TrainConfig``, ``PhantomConfig``, ``PreprocessConfig``
 ``EvaluateConfig``, ``BenchmarkConfig``, ``DemoConfig``, the strategies' parameter
 classes) declares a bounded field with :func:`option`, which stores the help text
 and the bounds in the field's ``metadata``. Two callers check them, with one
-message format (``"<where>: epochs must be >= 1, got 0. Fix: ..."``):
+message format (``"<where>: epochs must be an integer >= 1, got 0. Fix: ..."``):
 
 - :func:`medbalance.config.parse_config` (YAML, CLI flags, strategy parameters),
   before the dataclass is built, with the file or section as ``<where>``;
@@ -27,7 +27,7 @@ Example:
     >>> Cfg(epochs=0)
     Traceback (most recent call last):
     ...
-    medbalance.errors.ConfigError: Cfg: epochs must be >= 1, got 0. Fix: give epochs a value >= 1.
+    medbalance.errors.ConfigError: Cfg: epochs must be an integer >= 1, got 0. Fix: give epochs an integer >= 1.
     >>> describe_constraint(Cfg, "epochs")
     '>= 1'
 """
@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import numbers
 import operator
 import types
@@ -147,11 +148,12 @@ def check_value(cls: type, name: str, value: Any, where: str) -> None:
     kind = "an integer" if _wants_int(hint) else "a number"
     fix = meta.get("fix") or f"give {name} {kind} {bounds}."
     for item in items:
-        number = isinstance(item, numbers.Real) and not isinstance(item, bool)
+        number = isinstance(item, numbers.Real) and not isinstance(item, bool) and math.isfinite(item)
         if not number or (kind == "an integer" and not isinstance(item, numbers.Integral)):
             raise ConfigError(f"{where}: {each}{name} must be {kind} {bounds}, got {value!r}. Fix: {fix}")
         if not all(compare(item, meta[k]) for k, (compare, _) in _BOUNDS.items() if k in meta):
-            raise ConfigError(f"{where}: {each}{name} must be {bounds}, got {value!r}. Fix: {fix}")
+            what = f"an integer {bounds}" if kind == "an integer" else bounds
+            raise ConfigError(f"{where}: {each}{name} must be {what}, got {value!r}. Fix: {fix}")
 
 
 def check_constraints(config: Any, where: str | None = None) -> None:
