@@ -126,6 +126,10 @@ def _hints(cls: type) -> dict[str, Any]:
     return get_type_hints(cls)
 
 
+def _metadata(cls: type, name: str) -> Mapping[str, Any]:
+    return next((f.metadata for f in dataclasses.fields(cls) if f.name == name), {})
+
+
 def _constrained_fields(cls: type) -> list[dataclasses.Field[Any]]:
     return [f for f in dataclasses.fields(cls) if any(k in f.metadata for k in BOUND_KEYS)]
 
@@ -136,7 +140,7 @@ def check_value(cls: type, name: str, value: Any, where: str) -> None:
     Raises:
         ConfigError: ``"<where>: <name> must be <bounds>, got <value>. Fix: ..."``.
     """
-    meta = next((f.metadata for f in dataclasses.fields(cls) if f.name == name), {})
+    meta = _metadata(cls, name)
     bounds = bounds_text(meta)
     if not bounds:
         return
@@ -173,4 +177,4 @@ def check_constraints(config: Any, where: str | None = None) -> None:
 
 def describe_constraint(cls: type, name: str) -> str:
     """The bounds of field ``name`` of ``cls`` as text (``""`` when it has none)."""
-    return bounds_text(next((f.metadata for f in dataclasses.fields(cls) if f.name == name), {}))
+    return bounds_text(_metadata(cls, name))

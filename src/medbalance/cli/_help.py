@@ -49,7 +49,9 @@ def _bounds(config_class: type, path: str) -> str:
         owner = hints.get(part)
         if not (isinstance(owner, type) and dataclasses.is_dataclass(owner)):
             return ""
-    if not dataclasses.is_dataclass(owner) or name not in {f.name for f in dataclasses.fields(owner)}:
+    if not (isinstance(owner, type) and dataclasses.is_dataclass(owner)):
+        return ""
+    if name not in {f.name for f in dataclasses.fields(owner)}:
         return ""
     return describe_constraint(owner, name)
 
