@@ -84,7 +84,7 @@ def test_cost_constraint_and_cli_write_recommendation_json(
 @pytest.mark.parametrize(
     ("text", "cost", "prevalence", "match"),
     [("sensitivity>0.9", None, None, "cannot read the constraint"), ("recall>=0.9", None, None, "cannot read"),
-     ("sensitivity>=1.5", None, None, "must lie in"), (None, None, None, "give either"),
+     ("sensitivity>=1.5", None, None, r"target must be in \(0, 1\]"), (None, None, None, "give either"),
      (None, 10.0, None, "needs --prevalence"), (None, -1.0, 0.01, "must be > 0")],
     ids=["operator", "metric", "target", "nothing", "no-prevalence", "negative-cost"],
 )  # fmt: skip

@@ -129,7 +129,7 @@ def test_shards_merge_to_the_unsharded_cells(bench: Path, tmp_path: Path) -> Non
         ({"strategies": ["oversampel"]}, "Did you mean 'oversample'"),
         ({"evaluation": {"rules": ["yuoden"]}}, "youden"),
         ({"shard": "2/2"}, "shard must be"),
-        ({"folds": 2}, "folds must be >= 3"),
+        ({"folds": 2}, "folds must be an integer >= 3"),
     ],
     ids=["variant", "reserved-key", "train-key", "strategy", "rule", "shard", "folds"],
 )

@@ -72,10 +72,10 @@ def test_help_shows_the_config_defaults() -> None:
 
     helps = {(path, name): param.help for path, command in _commands() for param in command.params  # type: ignore[attr-defined]
              for name in [param.name]}  # fmt: skip
-    assert helps[("train", "lr")].endswith(f"(default: {TrainConfig.lr})")
-    assert helps[("train", "epochs")].endswith(f"(default: {TrainConfig.epochs})")
+    assert helps[("train", "lr")].endswith(f"(default: {TrainConfig.lr}; > 0)")
+    assert helps[("train", "epochs")].endswith(f"(default: {TrainConfig.epochs}; >= 1)")
     assert helps[("train", "monitor")].endswith("(default: auc_roc)")
-    assert helps[("train", "phantom_size")].endswith("(default: 128)")
+    assert helps[("train", "phantom_size")].endswith("(default: 128; >= 32)")
     assert helps[("benchmark", "seeds")].endswith(f"(default: {BenchmarkConfig.seeds})")
     assert helps[("benchmark", "level")].endswith("(default: image)")
 

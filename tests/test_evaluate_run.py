@@ -255,7 +255,7 @@ def test_broken_run_folders_fail_clearly(tmp_path: Path, damage, error, match) -
         ({"rules": ("min-cost",)}, "needs a cost ratio"),
         ({"rules": ("target-sensitivity:high",)}, "is not a number"),
         ({"rules": ("youden:0.3",)}, "takes no value"),
-        ({"deployment_prevalences": (1.5,)}, "strictly between 0 and 1"),
+        ({"deployment_prevalences": (1.5,)}, r"each value of deployment_prevalences must be in \(0, 1\)"),
         ({"n_bootstrap": 5}, "n_bootstrap"),
         ({"training_prior": "balance"}, "Did you mean 'balanced'"),
     ],

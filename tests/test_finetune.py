@@ -123,7 +123,7 @@ def test_param_groups_hold_only_trainable_parameters() -> None:
     [
         ({"freeze": "backbon"}, "Did you mean 'backbone'"),
         ({"freeze": "backbone", "unfreeze": "last"}, "Did you mean 'last-block'"),
-        ({"freeze": "backbone", "warmup_epochs": -1}, "warmup_epochs must be >= 0"),
+        ({"freeze": "backbone", "warmup_epochs": -1}, "warmup_epochs must be an integer >= 0"),
         ({"warmup_epochs": 2}, "add --freeze backbone"),
         ({"unfreeze": "last-block"}, "add --freeze backbone"),
         ({"warmup_epoch": 2}, "Did you mean 'warmup_epochs'"),

@@ -159,7 +159,7 @@ def test_record_round_trips_through_json() -> None:
     [
         ({"kind": "mass", "spacing_mm": None}, ConfigError, "spacing is missing"),
         ({"kind": "mass", "spacing_mm": 0.0}, ConfigError, "positive"),
-        ({"kind": "mass", "spacing_mm": SPACING, "size_mm": -5.0}, ConfigError, "size_mm must be positive"),
+        ({"kind": "mass", "spacing_mm": SPACING, "size_mm": -5.0}, ConfigError, "size_mm must be > 0"),
         ({"kind": "tumour", "spacing_mm": SPACING}, ConfigError, "unknown lesion type"),
         ({"kind": "mass", "spacing_mm": SPACING, "size_mm": 200.0}, DataError, "no room"),
         ({"kind": "mass", "spacing_mm": SPACING, "center": (1, 1)}, DataError, "does not fit"),

@@ -15,7 +15,8 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "medbalance"
 # Lower number = lower layer. Modules at the package root are the base (errors, io,
 # registry, contract, config, the version), except the entry points named here.
 LAYERS: dict[str, int] = {
-    "": 0, "errors": 0, "io": 0, "registry": 0, "contract": 0, "config": 0, "defaults": 0, "outputs": 0, "progress": 0,
+    "": 0, "errors": 0, "io": 0, "registry": 0, "contract": 0, "config": 0, "constraints": 0, "defaults": 0,
+    "outputs": 0, "progress": 0,
     "data": 1, "figures": 1.5, "synth": 2, "strategies": 3, "training": 4, "evaluation": 5,
     "inference": 6, "benchmark": 7, "report": 8, "demo": 9, "api": 9, "cli": 10, "__main__": 11,
 }  # fmt: skip

@@ -136,9 +136,9 @@ def test_mass_radius_in_mm_is_respected() -> None:
 @pytest.mark.parametrize(
     ("params", "match"),
     [
-        ({"size_mm": -3.0}, "size_mm must be positive"),
-        ({"size_mm": 0.0}, "size_mm must be positive"),
-        ({"contrast": 1.5}, "contrast must lie in"),
+        ({"size_mm": -3.0}, "size_mm must be > 0"),
+        ({"size_mm": 0.0}, "size_mm must be > 0"),
+        ({"contrast": 1.5}, r"contrast must be in \["),
         ({"sizemm": 4.0}, "Did you mean 'size_mm'"),
     ],
     ids=["negative-size", "zero-size", "contrast-too-high", "misspelt-parameter"],

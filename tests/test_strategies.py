@@ -161,7 +161,7 @@ def test_absent_class_gets_finite_weights() -> None:
         ({"scheme": "inverze"}, "did you mean 'inverse'"),
         ({"scheme": "explicit"}, "needs weights"),
         ({"weights": (1.0, 2.0)}, "only used with scheme='explicit'"),
-        ({"beta": 1.0}, "beta must be < 1"),
+        ({"beta": 1.0}, r"beta must be in \(0, 1\), got 1.0"),
         ({"betta": 0.9}, "did you mean 'beta'"),
     ],
     ids=["scheme-typo", "explicit-no-weights", "weights-wrong-scheme", "beta-range", "param-typo"],

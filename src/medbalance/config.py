@@ -17,6 +17,7 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_
 
 import yaml
 
+from medbalance.constraints import check_value
 from medbalance.errors import ConfigError
 from medbalance.registry import look_up_option
 
@@ -110,7 +111,8 @@ def parse_config(cls: type[C], data: Mapping[str, Any], *, where: str = "config"
         where: the dotted location used in error messages.
 
     Raises:
-        ConfigError: on an unknown key (with "did you mean"), a wrong type or a
+        ConfigError: on an unknown key (with "did you mean"), a wrong type, a value
+            outside the field's declared bounds (:mod:`medbalance.constraints`) or a
             missing required field.
     """
     if not dataclasses.is_dataclass(cls):
@@ -123,6 +125,7 @@ def parse_config(cls: type[C], data: Mapping[str, Any], *, where: str = "config"
         if key not in fields:
             look_up_option(key, fields, what=f"key in {where}")
         kwargs[key] = _convert(value, hints[key], f"{where}.{key}")
+        check_value(cls, key, kwargs[key], where)
     missing = [
         n
         for n, f in fields.items()

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from medbalance.constraints import check_constraints, option
 from medbalance.errors import MedbalanceError
 
 if TYPE_CHECKING:
@@ -72,15 +73,18 @@ class DemoConfig:
     """
 
     out: Path
-    n_patients: int | None = None
-    prevalence: float | None = None
-    image_size: int | None = None
-    epochs: int | None = None
-    seeds: int | None = None
+    n_patients: int | None = option(None, ge=1)
+    prevalence: float | None = option(None, gt=0.0, lt=1.0)
+    image_size: int | None = option(None, ge=32)
+    epochs: int | None = option(None, ge=1)
+    seeds: int | None = option(None, ge=1)
     strategies: tuple[str, ...] | None = None
-    n_bootstrap: int | None = None
+    n_bootstrap: int | None = option(None, ge=10)
     overwrite: bool = False
     resume: bool = False
+
+    def __post_init__(self) -> None:
+        check_constraints(self)
 
 
 @dataclass(frozen=True)

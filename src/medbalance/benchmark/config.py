@@ -36,6 +36,7 @@ from typing import Any, Literal
 import yaml
 
 from medbalance.config import config_hash, config_to_dict, load_config, merge_overrides, parse_config
+from medbalance.constraints import check_constraints, option
 from medbalance.errors import ConfigError
 from medbalance.evaluation.evaluate import EvaluateConfig
 
@@ -167,22 +168,24 @@ class BenchmarkConfig:
     strategies: tuple[str, ...] | None = None
     strategy_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     seeds: int | tuple[int, ...] = 3
-    folds: int | None = None
+    folds: int | None = option(
+        None, ge=3, fix="give K >= 3 (a test, a validation and a training fold), or null for one split."
+    )
     variants: tuple[str, ...] = ("",)
     train: dict[str, Any] = field(default_factory=dict)
     evaluation: EvaluateConfig = DEFAULT_EVALUATION
     constraint: str | None = None
-    cost_fn: float | None = None
-    prevalence: float | None = None
-    data_seed: int = 0
+    cost_fn: float | None = option(None, gt=0.0)
+    prevalence: float | None = option(None, gt=0.0, lt=1.0)
+    data_seed: int = option(0, ge=0)
     out: Path = Path("benchmark")
     resume: bool = False
     overwrite: bool = False
     executor: Literal["local", "ray"] = "local"
-    workers: int = 1
+    workers: int = option(1, ge=1)
     ray_address: str | None = None
-    cpus_per_cell: float = 1.0
-    gpus_per_cell: float = 0.0
+    cpus_per_cell: float = option(1.0, gt=0.0)
+    gpus_per_cell: float = option(0.0, ge=0.0, fix="give 0 (no GPU), a share of one (0.5) or a count (1).")
     shard: str | None = None
     progress: bool = True
 
@@ -200,6 +203,7 @@ class BenchmarkConfig:
         return int(i), int(n)
 
     def __post_init__(self) -> None:
+        check_constraints(self)
         if not self.data:
             raise ConfigError(
                 "no data set: give at least one under 'data' (or --data m.csv / --data phantoms)."
@@ -214,10 +218,6 @@ class BenchmarkConfig:
         seeds = self.seed_list
         if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
             raise ConfigError(f"seeds must be distinct non-negative integers, got {list(seeds)}.")
-        if self.folds is not None and self.folds < 3:
-            raise ConfigError(
-                f"folds must be >= 3 (a test, a validation and a training fold), got {self.folds}."
-            )
         if self.strategies is not None and (
             not self.strategies or len(set(self.strategies)) != len(self.strategies)
         ):
@@ -228,12 +228,6 @@ class BenchmarkConfig:
             raise ConfigError(
                 f"variants must be a non-empty list without repeats, got {list(self.variants)}."
             )
-        if not self.cpus_per_cell > 0 or self.gpus_per_cell < 0:
-            raise ConfigError(
-                f"cpus_per_cell must be > 0 and gpus_per_cell >= 0, got {self.cpus_per_cell}, {self.gpus_per_cell}."
-            )
-        if self.workers < 1:
-            raise ConfigError(f"workers must be >= 1, got {self.workers}.")
         if self.overwrite and self.resume:
             raise ConfigError("--overwrite and --resume exclude each other: choose one.")
         if self.shard is not None:
@@ -244,10 +238,6 @@ class BenchmarkConfig:
             raise ConfigError(
                 f"constraint {self.constraint!r}: write METRIC OP VALUE, e.g. 'sensitivity>=0.95'."
             )
-        if self.cost_fn is not None and not self.cost_fn > 0:
-            raise ConfigError(f"cost_fn must be > 0, got {self.cost_fn}.")
-        if self.prevalence is not None and not 0 < self.prevalence < 1:
-            raise ConfigError(f"prevalence must lie strictly between 0 and 1, got {self.prevalence}.")
 
     def identity(self) -> dict[str, Any]:
         """The fields that decide the results (resume refuses a change in any of them)."""

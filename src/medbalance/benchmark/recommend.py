@@ -26,6 +26,7 @@ import pandas as pd
 from medbalance.benchmark._unit_scores import UnitScores, load_unit_scores
 from medbalance.benchmark.leaderboard import load_benchmark_frames
 from medbalance.benchmark.paired import BASELINE
+from medbalance.constraints import check_constraints, option
 from medbalance.errors import ConfigError, DataError
 from medbalance.evaluation.bootstrap import bootstrap_cis
 from medbalance.evaluation.prevalence import compute_metrics_at_prevalence
@@ -57,23 +58,20 @@ class Constraint:
     """
 
     metric: str | None = None
-    target: float | None = None
-    cost_fn: float | None = None
-    prevalence: float | None = None
+    target: float | None = option(None, gt=0.0, le=1.0, fix='write e.g. "sensitivity>=0.95".')
+    cost_fn: float | None = option(
+        None, gt=0.0, fix="give the cost of a false negative relative to a false positive, e.g. --cost-fn 10."
+    )
+    prevalence: float | None = option(
+        None, gt=0.0, lt=1.0, fix="give the deployment prevalence, e.g. --prevalence 0.01."
+    )
 
     def __post_init__(self) -> None:
+        check_constraints(self, "constraint")
         if (self.metric is None) == (self.cost_fn is None):
             raise ConfigError(
                 'give either --constraint "sensitivity>=0.95" or --cost-fn 10 --prevalence 0.01.'
             )
-        if self.target is not None and not 0.0 < self.target <= 1.0:
-            raise ConfigError(f"the constraint's target must lie in (0, 1], got {self.target}.")
-        if self.cost_fn is not None and not self.cost_fn > 0:
-            raise ConfigError(
-                f"--cost-fn must be > 0 (false negative / false positive cost), got {self.cost_fn}."
-            )
-        if self.prevalence is not None and not 0.0 < self.prevalence < 1.0:
-            raise ConfigError(f"--prevalence must lie strictly between 0 and 1, got {self.prevalence}.")
         if self.cost_fn is not None and self.prevalence is None:
             raise ConfigError("--cost-fn needs --prevalence (the deployment prevalence, e.g. 0.01).")
 

@@ -39,14 +39,17 @@ def demo(
     Writes leaderboard.csv/.md, recommendation.json and report.html into the folder (docs/demo.md).
     """
     from medbalance.benchmark.progress import ProgressPrinter
+    from medbalance.config import parse_config
     from medbalance.demo import DemoConfig, run_demo
     from medbalance.errors import ConfigError
 
     if overwrite and resume:
         raise ConfigError("--overwrite and --resume exclude each other: choose one.")
     names = None if strategies is None else tuple(s.strip() for s in strategies.split(",") if s.strip())
-    config = DemoConfig(out=out, n_patients=n_patients, prevalence=prevalence, image_size=image_size, epochs=epochs,
-                        seeds=seeds, strategies=names, n_bootstrap=n_bootstrap, overwrite=overwrite, resume=resume)  # fmt: skip
+    given = {"out": out, "n_patients": n_patients, "prevalence": prevalence, "image_size": image_size,
+             "epochs": epochs, "seeds": seeds, "strategies": names, "n_bootstrap": n_bootstrap,
+             "overwrite": overwrite, "resume": resume}  # fmt: skip
+    config = parse_config(DemoConfig, {k: v for k, v in given.items() if v is not None}, where="demo")
     result = run_demo(config, on_event=ProgressPrinter())
     typer.echo("")
     typer.echo((result.out / "leaderboard.md").read_text(encoding="utf-8"))
@@ -58,4 +61,7 @@ def demo(
 
 def register(app: typer.Typer) -> None:
     """Add ``demo`` to the app."""
-    app.command("demo")(demo)
+    from medbalance.cli._help import show_config_defaults
+    from medbalance.demo import DemoConfig
+
+    app.command("demo")(show_config_defaults(demo, DemoConfig))

@@ -116,4 +116,8 @@ def _print_summary(result: EvaluationResult) -> None:
 
 def register(app: typer.Typer) -> None:
     """Add the ``evaluate`` command to ``app``."""
-    app.command("evaluate")(evaluate)
+    from medbalance.cli._help import show_config_defaults
+    from medbalance.evaluation.evaluate import EvaluateConfig
+
+    fields = {"deployment_prevalence": "deployment_prevalences"}
+    app.command("evaluate")(show_config_defaults(evaluate, EvaluateConfig, fields=fields))

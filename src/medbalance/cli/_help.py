@@ -1,19 +1,23 @@
-"""``--help`` shows the defaults that live in the config dataclasses.
+"""``--help`` shows the defaults and bounds that live in the config dataclasses.
 
 Options of ``train`` and ``benchmark`` default to None on the command line, so that a
 flag given overrides ``--config`` and a flag left out keeps the file's value; their
-real defaults are fields of ``TrainConfig`` / ``BenchmarkConfig``. This appends them
-to each option's help text, read from the dataclass, so help and behaviour cannot drift.
+real defaults are fields of ``TrainConfig`` / ``BenchmarkConfig``. This appends them,
+with the bounds the field declares (:mod:`medbalance.constraints`), to each option's
+help text, read from the dataclass, so help and behaviour cannot drift.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import inspect
+import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import typer
+
+from medbalance.constraints import describe_constraint
 
 __all__ = ["show_config_defaults"]
 
@@ -36,10 +40,28 @@ def _defaults(config_class: type) -> dict[str, Any]:
     return out
 
 
+def _bounds(config_class: type, path: str) -> str:
+    """The declared bounds of the field at dotted ``path`` (``phantoms.size``), or ``""``."""
+    owner: Any = config_class
+    *parents, name = path.split(".")
+    for part in parents:
+        hints = typing.get_type_hints(owner) if dataclasses.is_dataclass(owner) else {}
+        owner = hints.get(part)
+        if not (isinstance(owner, type) and dataclasses.is_dataclass(owner)):
+            return ""
+    if not (isinstance(owner, type) and dataclasses.is_dataclass(owner)):
+        return ""
+    if name not in {f.name for f in dataclasses.fields(owner)}:
+        return ""
+    return describe_constraint(owner, name)
+
+
 def show_config_defaults(
     command: Callable[..., Any], config_class: type, *, fields: Mapping[str, str] | None = None
 ) -> Callable[..., Any]:
-    """Append ``(default: X)`` from ``config_class`` to every option of ``command`` defaulting to None.
+    """Append ``(default: X; BOUNDS)`` from ``config_class`` to every option of ``command`` defaulting to None.
+
+    Options with a default of their own (Typer shows it) get the field's bounds only, ``(>= 1)``.
 
     Args:
         command: the Typer command function (its parameters' defaults are ``typer.Option``).
@@ -50,10 +72,16 @@ def show_config_defaults(
     defaults = _defaults(config_class)
     for name, parameter in inspect.signature(command).parameters.items():
         info = parameter.default
-        if not isinstance(info, typer.models.OptionInfo) or info.default is not None:
+        if not isinstance(info, typer.models.OptionInfo):
             continue
+        if info.default is not None:  # Typer shows this default itself; add the bounds
+            bounds = _bounds(config_class, (fields or {}).get(name, name))
+            if bounds and info.help and bounds not in info.help:
+                info.help = f"{info.help} ({bounds})"
+            continue
+        path = (fields or {}).get(name, name)
         value: Any = defaults
-        for part in (fields or {}).get(name, name).split("."):
+        for part in path.split("."):
             if isinstance(value, Mapping) and part in value:
                 value = value[part]
             elif dataclasses.is_dataclass(value) and hasattr(value, part):
@@ -63,8 +91,11 @@ def show_config_defaults(
             else:
                 value = None
                 break
+        bounds = _bounds(config_class, path)
+        if value is None and bounds and info.help and "default" not in info.help:
+            info.help = f"{info.help} ({bounds})"
         if value is None or dataclasses.is_dataclass(value) or isinstance(value, Mapping):
             continue
         if info.help and "default" not in info.help:
-            info.help = f"{info.help} (default: {_shown(value)})"
+            info.help = f"{info.help} (default: {_shown(value)}{'; ' + bounds if bounds else ''})"
     return command

@@ -151,6 +151,9 @@ def gallery(
 def register(app: typer.Typer) -> None:
     """Add the ``synth`` sub-app and its commands to ``app``."""
     synth_app.command("insert")(insert)
-    synth_app.command("phantoms")(phantoms)
+    from medbalance.cli._help import show_config_defaults
+    from medbalance.synth.phantoms import PhantomConfig
+
+    synth_app.command("phantoms")(show_config_defaults(phantoms, PhantomConfig))
     synth_app.command("gallery")(gallery)
     app.add_typer(synth_app, name="synth")

@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from medbalance.constraints import check_constraints, option
 from medbalance.data._pipelines import run_generic, run_mammography
 from medbalance.data._pixels import FloatImage, to_unit_float
 from medbalance.errors import ConfigError, DataError
@@ -60,7 +61,7 @@ class PreprocessConfig:
     """
 
     kind: Literal["mammography", "generic"] = "mammography"
-    size: int = 512
+    size: int = option(512, ge=1, le=_MAX_SIZE, fix="give the side of the square output in pixels, e.g. 512.")
     channels: Literal[1, 3] = 1
     equalize: bool = False
     flip_to_left: bool = True
@@ -71,10 +72,7 @@ class PreprocessConfig:
     def __post_init__(self) -> None:
         if self.kind not in ("mammography", "generic"):
             raise ConfigError(f"kind must be 'mammography' or 'generic', got {self.kind!r}.")
-        if isinstance(self.size, bool) or not isinstance(self.size, int | np.integer):
-            raise ConfigError(f"size must be an integer number of pixels, got {self.size!r}.")
-        if not 1 <= int(self.size) <= _MAX_SIZE:
-            raise ConfigError(f"size must be between 1 and {_MAX_SIZE} pixels, got {self.size}.")
+        check_constraints(self)
         object.__setattr__(self, "size", int(self.size))
         # YAML parsing may hand a Literal[1, 3] over as the string "1" or "3".
         channels = self.channels

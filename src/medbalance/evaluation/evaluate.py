@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from medbalance.config import config_to_dict
+from medbalance.constraints import check_constraints, option
 from medbalance.errors import ConfigError
 from medbalance.evaluation._evaluate_binary import (
     BinaryData,
@@ -88,19 +89,24 @@ class EvaluateConfig:
     level: Literal["image", "breast", "lesion", "patient"] = "image"
     aggregate: Literal["mean", "max"] = "mean"
     rules: tuple[str, ...] = ("fixed", "youden", "target-sensitivity:0.9")
-    cost_ratio: float | None = None
-    prevalence: float | None = None
-    deployment_prevalences: tuple[float, ...] = ()
-    n_bootstrap: int = 1000
-    ci_level: float = 0.95
+    cost_ratio: float | None = option(
+        None, gt=0.0, fix="give the cost of a false negative / false positive (> 0), or null."
+    )
+    prevalence: float | None = option(None, gt=0.0, lt=1.0)
+    deployment_prevalences: tuple[float, ...] = option((), gt=0.0, lt=1.0)
+    n_bootstrap: int = option(1000, ge=10, fix="give at least 10 resamples; 1000 is the default.")
+    ci_level: float = option(0.95, gt=0.0, lt=1.0)
     ci_method: Literal["percentile", "bca"] = "percentile"
-    seed: int = 0
-    calibration_bins: int = 15
+    seed: int = option(0, ge=0)
+    calibration_bins: int = option(15, ge=1)
     training_prior: Literal["auto", "balanced", "counts"] = "auto"
     on_label_conflict: Literal["error", "max"] = "error"
     out_dir: str | None = None
     overwrite: bool = False
     figures: bool = True
+
+    def __post_init__(self) -> None:
+        check_constraints(self)
 
     def resolved_rules(self) -> tuple[str, ...]:
         """The rules, checked, with min-cost added when a cost ratio is given."""
@@ -182,26 +188,14 @@ class EvaluationResult:
 
 
 def check_evaluate_config(config: EvaluateConfig) -> EvaluateConfig:
-    """Check the options (counts, prevalences, names, rules); raises ConfigError with the fix."""
-    if (
-        isinstance(config.n_bootstrap, bool)
-        or not isinstance(config.n_bootstrap, int)
-        or config.n_bootstrap < 10
-    ):
-        raise ConfigError(
-            f"n_bootstrap must be an integer >= 10 (1000 is the default), got {config.n_bootstrap!r}."
-        )
-    for p in config.deployment_prevalences:
-        if not (isinstance(p, int | float) and 0.0 < p < 1.0):
-            raise ConfigError(f"deployment prevalences must lie strictly between 0 and 1, got {p!r}.")
+    """Check the choices of a config built without the parser; raises ConfigError with the fix.
+
+    The bounds are declared on the fields and checked when the config is built.
+    """
     for name, options in (("training_prior", ("auto", "balanced", "counts")), ("on_label_conflict", ("error", "max")),
                           ("ci_method", ("percentile", "bca")), ("level", ("image", "breast", "lesion", "patient")),
                           ("aggregate", ("mean", "max"))):  # fmt: skip
         look_up_option(getattr(config, name), options, what=name)
-    if config.cost_ratio is not None and not config.cost_ratio > 0:
-        raise ConfigError(
-            f"cost_ratio must be > 0 (cost of a false negative / false positive), got {config.cost_ratio!r}."
-        )
     return config
 
 

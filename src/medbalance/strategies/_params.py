@@ -1,8 +1,8 @@
 """Declarative strategy parameters: a frozen dataclass per strategy, checked once.
 
-Each strategy names a frozen dataclass of its parameters; a field's metadata
-holds its one-line ``help`` and optional bounds (``ge``, ``gt``, ``le``,
-``lt``). :func:`parse_params` builds it strictly (unknown names get "did you
+Each strategy names a frozen dataclass of its parameters, declared with
+:func:`medbalance.constraints.option`: a field's one-line ``help`` and optional
+bounds (``ge``, ``gt``, ``le``, ``lt``), checked as for every other config. :func:`parse_params` builds it strictly (unknown names get "did you
 mean", wrong types and out-of-range values say what was expected and what came)
 and turns text from a command line (``"2"``, ``"1,19"``) into numbers first.
 """
@@ -10,26 +10,18 @@ and turns text from a command line (``"2"``, ``"1,19"``) into numbers first.
 from __future__ import annotations
 
 import dataclasses
-import operator
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
 from medbalance.config import parse_config
+from medbalance.constraints import describe_constraint
 from medbalance.errors import ConfigError
 
 __all__ = ["NoParams", "ParamInfo", "describe_params", "params_to_dict", "parse_params"]
-
-_BOUNDS: dict[str, tuple[Callable[[Any, Any], bool], str]] = {
-    "ge": (operator.ge, ">="),
-    "gt": (operator.gt, ">"),
-    "le": (operator.le, "<="),
-    "lt": (operator.lt, "<"),
-}
-
 
 @dataclass(frozen=True)
 class NoParams:
@@ -70,19 +62,6 @@ def _coerce_text(value: Any, hint: Any) -> Any:
         return value
 
 
-def _check_bounds(name: str, value: Any, meta: Mapping[str, Any], where: str) -> None:
-    if value is None:
-        return
-    items = value if isinstance(value, tuple) else (value,)
-    for key, (compare, symbol) in _BOUNDS.items():
-        if key in meta and not all(compare(v, meta[key]) for v in items):
-            each = "each value of " if isinstance(value, tuple) else ""
-            raise ConfigError(
-                f"{where}: {each}{name} must be {symbol} {meta[key]}, got {value!r}. "
-                f"Fix: pass a value {symbol} {meta[key]}."
-            )
-
-
 def parse_params(params_cls: type, values: Mapping[str, Any], *, where: str) -> Any:
     """Build the frozen parameter dataclass ``params_cls`` from keyword values.
 
@@ -101,17 +80,14 @@ def parse_params(params_cls: type, values: Mapping[str, Any], *, where: str) -> 
         coerced[name] = _coerce_text(value, hints[name]) if name in hints else value
     if not hints and coerced:
         raise ConfigError(f"{where} takes no parameters, got {', '.join(sorted(coerced))}. Fix: remove them.")
-    params: Any = parse_config(params_cls, coerced, where=f"{where} parameters")
-    for f in dataclasses.fields(params_cls):
-        _check_bounds(f.name, getattr(params, f.name), f.metadata, where)
-    return params
+    return parse_config(params_cls, coerced, where=f"{where} parameters")
 
 
-def _constraint_text(hint: Any, meta: Mapping[str, Any]) -> str:
-    parts = [f"{symbol} {meta[key]}" for key, (_, symbol) in _BOUNDS.items() if key in meta]
+def _constraint_text(params_cls: type, name: str, hint: Any) -> str:
+    parts = [describe_constraint(params_cls, name)]
     if get_origin(hint) is Literal:
         parts.insert(0, "|".join(str(a) for a in get_args(hint)))
-    return ", ".join(parts)
+    return ", ".join(p for p in parts if p)
 
 
 def describe_params(params_cls: type) -> list[ParamInfo]:
@@ -122,7 +98,7 @@ def describe_params(params_cls: type) -> list[ParamInfo]:
             name=f.name,
             default=f.default,
             help=str(f.metadata.get("help", "")),
-            constraint=_constraint_text(hints[f.name], f.metadata),
+            constraint=_constraint_text(params_cls, f.name, hints[f.name]),
         )
         for f in dataclasses.fields(params_cls)
     ]

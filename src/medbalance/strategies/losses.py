@@ -11,13 +11,14 @@ References:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
+from medbalance.constraints import check_constraints, option
 from medbalance.errors import ConfigError
 from medbalance.strategies._loss_modules import (
     FocalLoss,
@@ -46,12 +47,11 @@ _LOSS_BALANCE: frozenset[Balance] = frozenset({"loss"})
 class FocalParams:
     """Parameters of ``focal``."""
 
-    gamma: float = field(
-        default=2.0, metadata={"help": "focusing exponent; 0 gives cross-entropy", "ge": 0.0}
-    )
-    alpha: tuple[float, ...] | None = field(
-        default=None, metadata={"help": "optional per-class weights alpha_c", "ge": 0.0}
-    )
+    gamma: float = option(2.0, help="focusing exponent; 0 gives cross-entropy", ge=0.0)
+    alpha: tuple[float, ...] | None = option(None, help="optional per-class weights alpha_c", ge=0.0)
+
+    def __post_init__(self) -> None:
+        check_constraints(self)
 
 
 @register_strategy(
@@ -85,13 +85,14 @@ class Focal(Strategy):
 class LogitAdjustParams:
     """Parameters of ``logit-adjust``."""
 
-    tau: float = field(
-        default=1.0, metadata={"help": "adjustment strength (1 = Balanced Softmax)", "ge": 0.0}
+    tau: float = option(1.0, help="adjustment strength (1 = Balanced Softmax)", ge=0.0)
+    mode: Literal["loss", "posthoc"] = option(
+        "loss",
+        help="adjust the training loss, or train with CE and adjust at inference",
     )
-    mode: Literal["loss", "posthoc"] = field(
-        default="loss",
-        metadata={"help": "adjust the training loss, or train with CE and adjust at inference"},
-    )
+
+    def __post_init__(self) -> None:
+        check_constraints(self)
 
 
 @register_strategy(
@@ -144,23 +145,22 @@ def compute_ldam_margins(counts: np.ndarray, max_margin: float = 0.5) -> np.ndar
 class LdamDrwParams:
     """Parameters of ``ldam-drw``."""
 
-    max_margin: float = field(default=0.5, metadata={"help": "margin of the rarest class", "gt": 0.0})
-    scale: float = field(default=30.0, metadata={"help": "logit scale s", "gt": 0.0})
-    drw_start: float = field(
-        default=0.8,
-        metadata={
-            "help": "fraction of training after which re-weighting starts (1 = never)",
-            "ge": 0.0,
-            "le": 1.0,
-        },
+    max_margin: float = option(0.5, help="margin of the rarest class", gt=0.0)
+    scale: float = option(30.0, help="logit scale s", gt=0.0)
+    drw_start: float = option(
+        0.8,
+        help="fraction of training after which re-weighting starts (1 = never)",
+        ge=0.0,
+        le=1.0,
     )
-    beta: float = field(
-        default=0.9999, metadata={"help": "effective-number beta of the DRW weights", "gt": 0.0, "lt": 1.0}
+    beta: float = option(0.9999, help="effective-number beta of the DRW weights", gt=0.0, lt=1.0)
+    normalized_head: bool = option(
+        True,
+        help="cosine classifier (logits cos in [-1, 1], times s); false: the model's linear head",
     )
-    normalized_head: bool = field(
-        default=True,
-        metadata={"help": "cosine classifier (logits cos in [-1, 1], times s); false: the model's linear head"},
-    )
+
+    def __post_init__(self) -> None:
+        check_constraints(self)
 
 
 @register_strategy(

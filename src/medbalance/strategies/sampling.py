@@ -18,12 +18,13 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from torch.utils.data import Sampler
 
+from medbalance.constraints import check_constraints, option
 from medbalance.errors import ConfigError
 from medbalance.strategies._batching import ShuffledBatchSampler, epoch_generator
 from medbalance.strategies._samplers import (
@@ -89,13 +90,14 @@ def _class_indices(labels: np.ndarray, num_classes: int) -> list[np.ndarray]:
 class UndersampleParams:
     """Parameters of ``undersample`` and ``undersample-epoch``."""
 
-    ratio: float = field(
-        default=1.0,
-        metadata={
-            "help": "examples kept of any class, as a multiple of the smallest class (1 = 1:1)",
-            "ge": 1.0,
-        },
+    ratio: float = option(
+        1.0,
+        help="examples kept of any class, as a multiple of the smallest class (1 = 1:1)",
+        ge=1.0,
     )
+
+    def __post_init__(self) -> None:
+        check_constraints(self)
 
 
 class _UndersampleBase(Strategy):
@@ -205,15 +207,20 @@ class Oversample(Strategy):
 class WeightedSamplerParams:
     """Parameters of ``weighted-sampler``."""
 
-    alpha: float = field(
-        default=1.0,
-        metadata={"help": "example weight = 1 / count(class)^alpha (1 balances, 0 is natural)", "ge": 0.0},
+    alpha: float = option(
+        1.0,
+        help="example weight = 1 / count(class)^alpha (1 balances, 0 is natural)",
+        ge=0.0,
     )
-    num_samples: int | None = field(
-        default=None,
-        metadata={"help": "examples drawn per epoch over all ranks (None: dataset size)", "ge": 1},
+    num_samples: int | None = option(
+        None,
+        help="examples drawn per epoch over all ranks (None: dataset size)",
+        ge=1,
     )
-    replacement: bool = field(default=True, metadata={"help": "draw with replacement"})
+    replacement: bool = option(True, help="draw with replacement")
+
+    def __post_init__(self) -> None:
+        check_constraints(self)
 
 
 @register_strategy(

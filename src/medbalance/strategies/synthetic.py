@@ -16,7 +16,7 @@ background at zero).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Sampler
 
+from medbalance.constraints import check_constraints, option
 from medbalance.errors import ConfigError, TrainingError
 from medbalance.registry import look_up_option
 from medbalance.strategies._batching import EpochBatchSampler
@@ -101,21 +102,21 @@ class SyntheticLesionBatchSampler(EpochBatchSampler):
 class SyntheticLesionsParams:
     """Parameters of ``synthetic-lesions``."""
 
-    real_fraction: float = field(
-        default=0.5, metadata={"help": "share of each batch's positives that are real", "ge": 0.0, "le": 1.0}
+    real_fraction: float = option(0.5, help="share of each batch's positives that are real", ge=0.0, le=1.0)
+    kinds: tuple[str, ...] = option(MALIGNANT_KINDS, help="malignant lesion kinds to insert")
+    lesions_per_image: tuple[int, int] = option(
+        (1, 3),
+        help="fewest and most lesions per synthetic image",
+        ge=1,
     )
-    kinds: tuple[str, ...] = field(
-        default=MALIGNANT_KINDS, metadata={"help": "malignant lesion kinds to insert"}
-    )
-    lesions_per_image: tuple[int, int] = field(
-        default=(1, 3), metadata={"help": "fewest and most lesions per synthetic image", "ge": 1}
-    )
-    fallback_height_mm: float = field(
-        default=200.0,
-        metadata={"help": "image height in mm assumed when a batch has no pixel spacing", "gt": 0.0},
+    fallback_height_mm: float = option(
+        200.0,
+        help="image height in mm assumed when a batch has no pixel spacing",
+        gt=0.0,
     )
 
     def __post_init__(self) -> None:
+        check_constraints(self)
         if not self.kinds:
             raise ValueError(f"kinds must name at least one of {', '.join(MALIGNANT_KINDS)}.")
         for kind in self.kinds:

@@ -20,12 +20,13 @@ is infinite (such a weight never meets a training example).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 from torch import nn
 
+from medbalance.constraints import check_constraints, option
 from medbalance.errors import ConfigError
 from medbalance.registry import look_up_option
 from medbalance.strategies._loss_modules import WeightedCrossEntropy
@@ -82,17 +83,16 @@ class Baseline(Strategy):
 class ClassWeightParams:
     """Parameters of ``class-weight``."""
 
-    scheme: WeightScheme = field(
-        default="inverse", metadata={"help": "how weights follow from the global training counts"}
-    )
-    beta: float = field(
-        default=0.9999, metadata={"help": "effective-number beta (Cui et al. 2019)", "gt": 0.0, "lt": 1.0}
-    )
-    weights: tuple[float, ...] | None = field(
-        default=None, metadata={"help": "explicit per-class weights (scheme=explicit)", "gt": 0.0}
+    scheme: WeightScheme = option("inverse", help="how weights follow from the global training counts")
+    beta: float = option(0.9999, help="effective-number beta (Cui et al. 2019)", gt=0.0, lt=1.0)
+    weights: tuple[float, ...] | None = option(
+        None,
+        help="explicit per-class weights (scheme=explicit)",
+        gt=0.0,
     )
 
     def __post_init__(self) -> None:
+        check_constraints(self)
         if self.scheme == "explicit" and self.weights is None:
             raise ValueError("scheme 'explicit' needs weights=(w_0, w_1, ...), one per class.")
         if self.scheme != "explicit" and self.weights is not None:

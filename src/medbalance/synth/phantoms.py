@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from medbalance.constraints import check_constraints, option
 from medbalance.data.manifest import Manifest
 from medbalance.defaults import PHANTOM_DEFAULTS
 from medbalance.errors import ConfigError
@@ -88,43 +89,39 @@ class PhantomConfig:
         seed: the same seed gives the same pixels, bit for bit.
     """
 
-    n_patients: int = PHANTOM_DEFAULTS["n_patients"]  # type: ignore[assignment]
-    prevalence: float = PHANTOM_DEFAULTS["prevalence"]  # type: ignore[assignment]
-    size: int = PHANTOM_DEFAULTS["size"]  # type: ignore[assignment]
-    spacing_mm: float | None = None
+    n_patients: int = option(PHANTOM_DEFAULTS["n_patients"], ge=1)
+    prevalence: float = option(
+        PHANTOM_DEFAULTS["prevalence"],
+        gt=0.0,
+        lt=1.0,
+        fix="give the share of malignant breasts, e.g. 0.05 for 19:1.",
+    )
+    size: int = option(PHANTOM_DEFAULTS["size"], ge=32)
+    spacing_mm: float | None = option(
+        None, gt=0.0, fix="give a positive number of millimetres per pixel, or null."
+    )
     domains: tuple[str, ...] = PHANTOM_DEFAULTS["domains"]  # type: ignore[assignment]
-    lesion_contrast: float = PHANTOM_DEFAULTS["lesion_contrast"]  # type: ignore[assignment]
-    lesion_scale: float = 3.0
-    benign_finding_rate: float = 0.3
-    density_mix: tuple[float, float, float, float] = (0.1, 0.4, 0.4, 0.1)
-    seed: int = 0
+    lesion_contrast: float = option(PHANTOM_DEFAULTS["lesion_contrast"], gt=0.0, le=5.0)
+    lesion_scale: float = option(3.0, ge=0.25, le=4.0)
+    benign_finding_rate: float = option(0.3, ge=0.0, le=1.0)
+    density_mix: tuple[float, float, float, float] = option((0.1, 0.4, 0.4, 0.1), ge=0.0)
+    seed: int = option(0, ge=0)
     _resolved_spacing: float = field(init=False, repr=False, default=0.0)
 
     def __post_init__(self) -> None:
-        if isinstance(self.n_patients, bool) or not isinstance(self.n_patients, int) or self.n_patients < 1:
-            raise ConfigError(f"n_patients must be a positive integer, got {self.n_patients!r}.")
-        if not 0.0 < float(self.prevalence) < 1.0:
+        check_constraints(self, "phantoms")
+        if self.spacing_mm is not None and not math.isfinite(self.spacing_mm):
             raise ConfigError(
-                f"prevalence must lie strictly between 0 and 1 (e.g. 0.05 for 19:1), got {self.prevalence}."
+                f"phantoms: spacing_mm must be finite, got {self.spacing_mm}. Fix: give millimetres per pixel."
             )
-        if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 32:
-            raise ConfigError(f"size must be an integer of at least 32 pixels, got {self.size!r}.")
-        if self.spacing_mm is not None and not (math.isfinite(self.spacing_mm) and self.spacing_mm > 0):
-            raise ConfigError(f"spacing_mm must be a positive number of millimetres, got {self.spacing_mm}.")
         if not self.domains:
             raise ConfigError("domains must name at least one vendor, e.g. vendor-a.")
         for name in self.domains:
             look_up_option(name, DOMAINS, what="phantom domain")
-        if not 0.0 < self.lesion_contrast <= 5.0:
-            raise ConfigError(f"lesion_contrast must lie in (0, 5], got {self.lesion_contrast}.")
-        if not 0.25 <= self.lesion_scale <= 4.0:
-            raise ConfigError(f"lesion_scale must lie in [0.25, 4], got {self.lesion_scale}.")
-        if not 0.0 <= self.benign_finding_rate <= 1.0:
-            raise ConfigError(f"benign_finding_rate must lie in [0, 1], got {self.benign_finding_rate}.")
         mix = np.asarray(self.density_mix, dtype=float)
-        if mix.shape != (4,) or (mix < 0).any() or not math.isclose(mix.sum(), 1.0, abs_tol=1e-6):
+        if mix.shape != (4,) or not math.isclose(mix.sum(), 1.0, abs_tol=1e-6):
             raise ConfigError(
-                f"density_mix must be 4 non-negative shares summing to 1, got {self.density_mix}."
+                f"phantoms: density_mix must be 4 non-negative shares summing to 1, got {self.density_mix}."
             )
         spacing = self.spacing_mm if self.spacing_mm is not None else FIELD_OF_VIEW_MM / self.size
         object.__setattr__(self, "_resolved_spacing", float(spacing))

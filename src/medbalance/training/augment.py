@@ -26,6 +26,7 @@ import torch
 import torchvision.transforms.v2.functional as F
 
 from medbalance.config import parse_config
+from medbalance.constraints import check_constraints, option
 from medbalance.errors import ConfigError
 from medbalance.registry import Registry
 from medbalance.training._augment_ops import (
@@ -63,11 +64,8 @@ def _check(condition: bool, message: str) -> None:
         raise ConfigError(message)
 
 
-def _check_range(name: str, value: tuple[float, float], low: float, high: float) -> None:
-    _check(
-        low <= value[0] <= value[1] <= high,
-        f"{name} must be (min, max) with {low} <= min <= max <= {high}, got {value}.",
-    )
+def _check_order(name: str, value: tuple[float, float]) -> None:
+    _check(value[0] <= value[1], f"{name} must be (min, max) with min <= max, got {value}. Fix: swap them.")
 
 
 @AUGMENTATIONS.register("none", description="identity: images pass unchanged")
@@ -105,30 +103,19 @@ class MammographyAugmentation:
             their mean and standard deviation.
     """
 
-    vertical_flip: float = 0.5
-    horizontal_flip: float = 0.0
-    rotation_deg: float = 10.0
-    translate: float = 100 / 2048
-    zoom: tuple[float, float] = (0.9, 1.1)
-    inpaint_p: float = 0.5
-    inpaint_size: tuple[float, float] = (0.05, 0.15)
+    vertical_flip: float = option(0.5, ge=0.0, le=1.0, fix="give a probability in [0, 1].")
+    horizontal_flip: float = option(0.0, ge=0.0, le=1.0, fix="give a probability in [0, 1].")
+    rotation_deg: float = option(10.0, ge=0.0, le=180.0)
+    translate: float = option(100 / 2048, ge=0.0, lt=0.5, fix="give a fraction of the side in [0, 0.5).")
+    zoom: tuple[float, float] = option((0.9, 1.1), ge=0.5, le=2.0)
+    inpaint_p: float = option(0.5, ge=0.0, le=1.0, fix="give a probability in [0, 1].")
+    inpaint_size: tuple[float, float] = option((0.05, 0.15), ge=0.0, le=1.0)
     inpaint_fill: Literal["mean", "noise"] = "mean"
 
     def __post_init__(self) -> None:
-        for name in ("vertical_flip", "horizontal_flip", "inpaint_p"):
-            _check(
-                0.0 <= getattr(self, name) <= 1.0,
-                f"{name} is a probability in [0, 1], got {getattr(self, name)}.",
-            )
-        _check(
-            0.0 <= self.rotation_deg <= 180.0, f"rotation_deg must be in [0, 180], got {self.rotation_deg}."
-        )
-        _check(
-            0.0 <= self.translate < 0.5,
-            f"translate is a fraction of the side in [0, 0.5), got {self.translate}.",
-        )
-        _check_range("zoom", self.zoom, 0.5, 2.0)
-        _check_range("inpaint_size", self.inpaint_size, 0.0, 1.0)
+        check_constraints(self)
+        _check_order("zoom", self.zoom)
+        _check_order("inpaint_size", self.inpaint_size)
         _check(
             self.inpaint_fill in ("mean", "noise"),
             f"inpaint_fill must be 'mean' or 'noise', got {self.inpaint_fill!r}.",
@@ -183,32 +170,24 @@ class DermoscopyAugmentation:
         hue: hue shift drawn from [-hue, hue] (RGB only).
     """
 
-    horizontal_flip: float = 0.5
-    vertical_flip: float = 0.5
+    horizontal_flip: float = option(0.5, ge=0.0, le=1.0, fix="give a probability in [0, 1].")
+    vertical_flip: float = option(0.5, ge=0.0, le=1.0, fix="give a probability in [0, 1].")
     rotate90: bool = True
-    scale: tuple[float, float] = (0.9, 1.1)
-    brightness: float = 0.1
-    contrast: float = 0.1
-    saturation: float = 0.1
-    hue: float = 0.02
+    scale: tuple[float, float] = option((0.9, 1.1), ge=0.75, le=1.25)
+    brightness: float = option(
+        0.1, ge=0.0, le=0.25, fix="give a value in [0, 0.25] (realistic dermoscopy colour)."
+    )
+    contrast: float = option(
+        0.1, ge=0.0, le=0.25, fix="give a value in [0, 0.25] (realistic dermoscopy colour)."
+    )
+    saturation: float = option(
+        0.1, ge=0.0, le=0.25, fix="give a value in [0, 0.25] (realistic dermoscopy colour)."
+    )
+    hue: float = option(0.02, ge=0.0, le=0.05, fix="give a value in [0, 0.05] (realistic dermoscopy colour).")
 
     def __post_init__(self) -> None:
-        for name in ("horizontal_flip", "vertical_flip"):
-            _check(
-                0.0 <= getattr(self, name) <= 1.0,
-                f"{name} is a probability in [0, 1], got {getattr(self, name)}.",
-            )
-        _check_range("scale", self.scale, 0.75, 1.25)
-        for name in ("brightness", "contrast", "saturation"):
-            value = getattr(self, name)
-            _check(
-                0.0 <= value <= 0.25,
-                f"{name} must be in [0, 0.25] (realistic dermoscopy colour), got {value}.",
-            )
-        _check(
-            0.0 <= self.hue <= 0.05,
-            f"hue must be in [0, 0.05] (realistic dermoscopy colour), got {self.hue}.",
-        )
+        check_constraints(self)
+        _check_order("scale", self.scale)
 
     def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         check_images(images, generator)

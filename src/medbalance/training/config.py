@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from medbalance.config import config_hash, config_to_dict, load_config, merge_overrides, parse_config
+from medbalance.constraints import check_constraints, option
 from medbalance.defaults import DEFAULT_LR, PHANTOM_DEFAULTS
 from medbalance.errors import ConfigError
 
@@ -72,18 +73,20 @@ class PhantomSpec:
         seed: the phantom seed; None uses the run's seed.
     """
 
-    n_patients: int = PHANTOM_DEFAULTS["n_patients"]  # type: ignore[assignment]
-    prevalence: float = PHANTOM_DEFAULTS["prevalence"]  # type: ignore[assignment]
-    size: int = PHANTOM_DEFAULTS["size"]  # type: ignore[assignment]
-    lesion_contrast: float = PHANTOM_DEFAULTS["lesion_contrast"]  # type: ignore[assignment]
+    n_patients: int = option(PHANTOM_DEFAULTS["n_patients"], ge=1)
+    prevalence: float = option(
+        PHANTOM_DEFAULTS["prevalence"],
+        gt=0.0,
+        lt=1.0,
+        fix="give the share of malignant breasts, e.g. 0.05 for 19:1.",
+    )
+    size: int = option(PHANTOM_DEFAULTS["size"], ge=32)
+    lesion_contrast: float = option(PHANTOM_DEFAULTS["lesion_contrast"], gt=0.0, le=5.0)
     domains: tuple[str, ...] = PHANTOM_DEFAULTS["domains"]  # type: ignore[assignment]
-    seed: int | None = None
+    seed: int | None = option(None, ge=0)
 
     def __post_init__(self) -> None:
-        if self.n_patients < 1:
-            raise ConfigError(f"phantoms.n_patients must be >= 1, got {self.n_patients}.")
-        if not 0.0 < self.prevalence < 1.0:
-            raise ConfigError(f"phantoms.prevalence must be in (0, 1), got {self.prevalence}.")
+        check_constraints(self, "phantoms")
 
 
 @dataclass(frozen=True)
@@ -171,43 +174,47 @@ class TrainConfig:
     model: str = "small-cnn"
     pretrained: bool = False
     weights: Path | None = None
-    drop_rate: float = 0.0
-    epochs: int = 10
-    batch_size: int = 8
-    lr: float = DEFAULT_LR
-    weight_decay: float = 1e-4
+    drop_rate: float = option(0.0, ge=0.0, lt=1.0)
+    epochs: int = option(10, ge=1)
+    batch_size: int = option(8, ge=1)
+    lr: float = option(DEFAULT_LR, gt=0.0)
+    weight_decay: float = option(1e-4, ge=0.0)
     optimizer: Literal["adamw", "sgd"] = "adamw"
     scheduler: Literal["cosine", "plateau", "none"] = "cosine"
-    lr_warmup_epochs: int = 0
-    grad_clip: float | None = None
-    image_size: int = 128
+    lr_warmup_epochs: int = option(0, ge=0)
+    grad_clip: float | None = option(
+        None, gt=0.0, fix="give a gradient-norm limit > 0, or null for no clipping."
+    )
+    image_size: int = option(128, ge=1)
     preprocess: Literal["mammography", "generic"] = "mammography"
     channels: Literal[1, 3] = 1
     equalize: bool = False
     normalize: bool = True
     augmentation: str = "none"
-    seed: int = 0
+    seed: int = option(0, ge=0)
     fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
     group_by: Literal["patient", "study", "image"] = "patient"
-    fold: int | None = None
+    fold: int | None = option(None, ge=0, fix="give a value of the manifest's fold column (0..K-1), or null.")
     freeze: Literal["none", "backbone"] = "none"
-    warmup_epochs: int = 0
+    warmup_epochs: int = option(0, ge=0)
     unfreeze: Literal["all", "last-block"] = "all"
     monitor: str = "auc_roc"
-    top_k: int = 3
-    early_stopping_patience: int | None = None
+    top_k: int = option(3, ge=1)
+    early_stopping_patience: int | None = option(
+        None, ge=1, fix="give a number of epochs >= 1, or null to train all epochs."
+    )
     on_collapse: Literal["warn", "stop"] = "warn"
-    collapse_share: float = 0.95
+    collapse_share: float = option(0.95, gt=0.5, le=1.0)
     sam: bool = False
-    sam_rho: float = 0.05
+    sam_rho: float = option(0.05, gt=0.0, fix="give a radius > 0; 0.05 is the usual one.")
     ema: bool = False
-    ema_decay: float = 0.999
+    ema_decay: float = option(0.999, gt=0.0, lt=1.0, fix="give a decay in (0, 1), e.g. 0.999.")
     precision: Literal["auto", "32-true", "16-mixed", "bf16-mixed"] = "auto"
     accelerator: Literal["auto", "cpu", "gpu", "mps"] = "auto"
     devices: str = "auto"
     distributed: Literal["auto", "ddp"] = "auto"
-    num_nodes: int = 1
-    num_workers: int = 0
+    num_nodes: int = option(1, ge=1)
+    num_workers: int = option(0, ge=0)
     loggers: tuple[str, ...] = ()
     cache_dir: Path | None = None
     phantoms: PhantomSpec = field(default_factory=PhantomSpec)
@@ -225,41 +232,18 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.monitor in ("auc", "ema_auc"):  # the name before training adopted evaluation's
             object.__setattr__(self, "monitor", self.monitor + "_roc")
-        for name in ("epochs", "batch_size", "image_size", "top_k", "num_nodes"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}.")
-        for name in ("lr_warmup_epochs", "warmup_epochs", "num_workers", "seed"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}.")
-        if not self.lr > 0 or not self.weight_decay >= 0:
-            raise ConfigError(
-                f"lr must be > 0 and weight_decay >= 0, got lr={self.lr}, weight_decay={self.weight_decay}."
-            )
-        if self.fold is not None and self.fold < 0:
-            raise ConfigError(
-                f"fold must be >= 0 (a value of the manifest's fold column) or null, got {self.fold}."
-            )
-        if self.grad_clip is not None and not self.grad_clip > 0:
-            raise ConfigError(f"grad_clip must be > 0 or null (no clipping), got {self.grad_clip}.")
-        if not 0.5 < self.collapse_share <= 1.0:
-            raise ConfigError(f"collapse_share must be in (0.5, 1], got {self.collapse_share}.")
-        if not self.sam_rho > 0:
-            raise ConfigError(f"sam_rho must be > 0 (0.05 is the usual radius), got {self.sam_rho}.")
+        check_constraints(self)
         if self.sam and self.grad_clip is not None:
             raise ConfigError("sam does not work with grad_clip (SAM steps by hand); drop one of them.")
         if self.sam and self.precision == "16-mixed":
             raise ConfigError(
                 "sam does not work with 16-mixed precision (its loss scaler); use bf16-mixed or 32-true."
             )
-        if not 0.0 < self.ema_decay < 1.0:
-            raise ConfigError(f"ema_decay must be in (0, 1), got {self.ema_decay}.")
-        if self.early_stopping_patience is not None and self.early_stopping_patience < 1:
-            raise ConfigError(
-                f"early_stopping_patience must be >= 1 epoch or null, got {self.early_stopping_patience}."
-            )
         text = self.devices.strip().strip("[]").replace(" ", "")
-        if text != "auto" and not text.isdigit() and not (
-            "," in text and text.strip(",") and all(p.isdigit() for p in text.split(",") if p)
+        if (
+            text != "auto"
+            and not text.isdigit()
+            and not ("," in text and text.strip(",") and all(p.isdigit() for p in text.split(",") if p))
         ):
             raise ConfigError(
                 f"devices must be 'auto', a number of devices (2) or CUDA GPU ids (0,2 or 3,), got {self.devices!r}."

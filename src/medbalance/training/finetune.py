@@ -34,6 +34,7 @@ from typing import Any, Literal
 
 from torch import nn
 
+from medbalance.constraints import check_constraints, option
 from medbalance.errors import ConfigError
 from medbalance.registry import look_up_option
 from medbalance.training._parts import split_parameter_names
@@ -55,16 +56,13 @@ class FreezeSchedule:
     """
 
     freeze: Literal["none", "backbone"] = "none"
-    warmup_epochs: int = 0
+    warmup_epochs: int = option(0, ge=0)
     unfreeze: Literal["all", "last-block"] = "all"
 
     def __post_init__(self) -> None:
         look_up_option(self.freeze, ("none", "backbone"), what="freeze option")
         look_up_option(self.unfreeze, ("all", "last-block"), what="unfreeze option")
-        if isinstance(self.warmup_epochs, bool) or not isinstance(self.warmup_epochs, int):
-            raise ConfigError(f"warmup_epochs must be an integer, got {self.warmup_epochs!r}.")
-        if self.warmup_epochs < 0:
-            raise ConfigError(f"warmup_epochs must be >= 0, got {self.warmup_epochs}.")
+        check_constraints(self)
         if self.freeze == "none" and (self.warmup_epochs > 0 or self.unfreeze != "all"):
             raise ConfigError(
                 f"warmup_epochs={self.warmup_epochs} / unfreeze={self.unfreeze!r} need a frozen backbone to "

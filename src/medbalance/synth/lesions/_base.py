@@ -24,8 +24,6 @@ __all__ = [
     "LesionModel",
     "LesionPatch",
     "check_spacing",
-    "require_positive",
-    "require_range",
     "resolve_params",
 ]
 
@@ -104,29 +102,14 @@ def resolve_params(cls: type[Any], sampled: dict[str, Any], overrides: dict[str,
 
     Every parameter is sampled first (so the generator is consumed the same way
     whatever the overrides), then overrides replace sampled values. Unknown names
-    raise with "did you mean"; the dataclass's ``__post_init__`` checks ranges.
+    raise with "did you mean"; the dataclass checks its declared bounds
+    (:func:`medbalance.constraints.check_constraints` in ``__post_init__``).
     """
     names = [f.name for f in dataclasses.fields(cls)]
     for key in overrides:
         look_up_option(key, names, what=f"{kind} parameter")
     values = {**sampled, **{k: v for k, v in overrides.items() if v is not None}}
     return cls(**values)
-
-
-def require_positive(name: str, value: float, *, kind: str, unit: str = "mm") -> None:
-    """Raise ConfigError unless ``value`` is a finite number > 0."""
-    if isinstance(value, bool) or not isinstance(value, int | float | np.floating | np.integer):
-        raise ConfigError(f"{kind}: {name} must be a number, got {value!r}.")
-    if not math.isfinite(float(value)) or float(value) <= 0:
-        raise ConfigError(f"{kind}: {name} must be positive ({unit}), got {value!r}.")
-
-
-def require_range(name: str, value: float, low: float, high: float, *, kind: str) -> None:
-    """Raise ConfigError unless ``low <= value <= high``."""
-    if isinstance(value, bool) or not isinstance(value, int | float | np.floating | np.integer):
-        raise ConfigError(f"{kind}: {name} must be a number, got {value!r}.")
-    if not low <= float(value) <= high:
-        raise ConfigError(f"{kind}: {name} must lie in [{low}, {high}], got {value!r}.")
 
 
 class LesionModel(ABC):

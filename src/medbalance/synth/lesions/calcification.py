@@ -23,13 +23,12 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import ConvexHull
 
+from medbalance.constraints import check_constraints, option
 from medbalance.errors import ConfigError
 from medbalance.synth.lesions._base import (
     LESIONS,
     LesionModel,
     LesionPatch,
-    require_positive,
-    require_range,
     resolve_params,
 )
 from medbalance.synth.lesions._opacity import finish_opacity
@@ -43,18 +42,15 @@ _SUPER = 4
 class CalcificationParams:
     """Parameters of one calcification group (sampled unless overridden)."""
 
-    size_mm: float
-    n_specks: int
-    min_diameter_mm: float
-    max_diameter_mm: float
-    contrast: float
+    size_mm: float = option(gt=0.0)
+    n_specks: int = option(ge=1, le=100)
+    min_diameter_mm: float = option(gt=0.0)
+    max_diameter_mm: float = option(gt=0.0)
+    contrast: float = option(ge=0.0, le=0.99)
 
     def __post_init__(self) -> None:
         kind = "calcification"
-        require_positive("size_mm", self.size_mm, kind=kind)
-        require_positive("min_diameter_mm", self.min_diameter_mm, kind=kind)
-        require_positive("max_diameter_mm", self.max_diameter_mm, kind=kind)
-        require_range("contrast", self.contrast, 0.0, 0.99, kind=kind)
+        check_constraints(self, kind)
         if self.min_diameter_mm > self.max_diameter_mm:
             raise ConfigError(
                 f"{kind}: min_diameter_mm ({self.min_diameter_mm}) exceeds max_diameter_mm ({self.max_diameter_mm})."
@@ -63,9 +59,6 @@ class CalcificationParams:
             raise ConfigError(
                 f"{kind}: specks ({self.max_diameter_mm} mm) must be smaller than the region size_mm ({self.size_mm})."
             )
-        n = self.n_specks
-        if isinstance(n, bool) or not isinstance(n, int | np.integer) or not 1 <= n <= 100:
-            raise ConfigError(f"{kind}: n_specks must be an integer in [1, 100], got {n!r}.")
 
 
 def _supersampled_grid(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:

@@ -18,13 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from medbalance.errors import ConfigError
+from medbalance.constraints import check_constraints, option
 from medbalance.synth.lesions._base import (
     LESIONS,
     LesionModel,
     LesionPatch,
-    require_positive,
-    require_range,
     resolve_params,
 )
 from medbalance.synth.lesions._opacity import finish_opacity
@@ -37,25 +35,16 @@ __all__ = ["Distortion", "DistortionParams"]
 class DistortionParams:
     """Parameters of one distortion (sampled unless overridden)."""
 
-    size_mm: float
-    strength: float
-    twist: float
-    n_spokes: int
-    spoke_gain: float
-    contrast: float
-    strand_radius_mm: float = 0.12
+    size_mm: float = option(gt=0.0)
+    strength: float = option(ge=0.0, le=1.0)
+    twist: float = option(ge=-1.5, le=1.5)
+    n_spokes: int = option(ge=0, le=40)
+    spoke_gain: float = option(ge=0.0, le=3.0)
+    contrast: float = option(ge=0.0, le=0.5)
+    strand_radius_mm: float = option(0.12, gt=0.0)
 
     def __post_init__(self) -> None:
-        kind = "distortion"
-        require_positive("size_mm", self.size_mm, kind=kind)
-        require_range("strength", self.strength, 0.0, 1.0, kind=kind)
-        require_range("twist", self.twist, -1.5, 1.5, kind=kind)
-        require_range("spoke_gain", self.spoke_gain, 0.0, 3.0, kind=kind)
-        require_range("contrast", self.contrast, 0.0, 0.5, kind=kind)
-        require_positive("strand_radius_mm", self.strand_radius_mm, kind=kind)
-        n = self.n_spokes
-        if isinstance(n, bool) or not isinstance(n, int | np.integer) or not 0 <= n <= 40:
-            raise ConfigError(f"{kind}: n_spokes must be an integer in [0, 40], got {n!r}.")
+        check_constraints(self, "distortion")
 
 
 def _angle_gap(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -17,13 +17,11 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from medbalance.errors import ConfigError
+from medbalance.constraints import check_constraints, option
 from medbalance.synth.lesions._base import (
     LESIONS,
     LesionModel,
     LesionPatch,
-    require_positive,
-    require_range,
     resolve_params,
 )
 from medbalance.synth.lesions._opacity import finish_opacity, pad_to
@@ -41,37 +39,21 @@ __all__ = ["CircumscribedMass", "MassParams", "SpiculatedMass"]
 class MassParams:
     """Parameters of one mass (sampled unless overridden)."""
 
-    size_mm: float
-    contrast: float
-    sigma2: float = 0.31
-    lmax: int = 4
-    n_bumps: int = 0
-    n_spicules: int = 0
-    spicule_radius_mm: float = 0.25
-    spicule_length_mm: float = 1.5
-    spicule_gain: float = 0.7
-    p_continue: float = 0.72
-    branch_angle_deg: float = 6.5
-    max_segments: int = 1200
+    size_mm: float = option(gt=0.0)
+    contrast: float = option(ge=0.0, le=0.95)
+    sigma2: float = option(0.31, ge=0.0, le=2.0)
+    lmax: int = option(4, ge=2, le=MAX_DEGREE)
+    n_bumps: int = option(0, ge=0, le=8)
+    n_spicules: int = option(0, ge=0, le=200)
+    spicule_radius_mm: float = option(0.25, gt=0.0)
+    spicule_length_mm: float = option(1.5, gt=0.0)
+    spicule_gain: float = option(0.7, ge=0.0, le=5.0)
+    p_continue: float = option(0.72, ge=0.0, le=0.95)
+    branch_angle_deg: float = option(6.5, ge=0.0, le=90.0)
+    max_segments: int = option(1200, ge=1, le=20000)
 
     def __post_init__(self) -> None:
-        kind = "mass"
-        require_positive("size_mm", self.size_mm, kind=kind)
-        require_range("contrast", self.contrast, 0.0, 0.95, kind=kind)
-        require_range("sigma2", self.sigma2, 0.0, 2.0, kind=kind)
-        require_range("p_continue", self.p_continue, 0.0, 0.95, kind=kind)
-        require_range("branch_angle_deg", self.branch_angle_deg, 0.0, 90.0, kind=kind)
-        require_positive("spicule_radius_mm", self.spicule_radius_mm, kind=kind)
-        require_positive("spicule_length_mm", self.spicule_length_mm, kind=kind)
-        require_range("spicule_gain", self.spicule_gain, 0.0, 5.0, kind=kind)
-        for name, value, low, high in (
-            ("lmax", self.lmax, 2, MAX_DEGREE),
-            ("n_bumps", self.n_bumps, 0, 8),
-            ("n_spicules", self.n_spicules, 0, 200),
-            ("max_segments", self.max_segments, 1, 20000),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or not low <= value <= high:
-                raise ConfigError(f"{kind}: {name} must be an integer in [{low}, {high}], got {value!r}.")
+        check_constraints(self, "mass")
 
 
 def _boundary_radius(body: np.ndarray, angles: np.ndarray) -> np.ndarray:
