@@ -104,3 +104,27 @@ def test_integer_lookup_scaling_matches_direct_scaling(dtype: type, kwargs: dict
     assert fast.dtype == np.float32 and fast.shape == pixels.shape
     assert np.array_equal(fast, image._scale(pixels))
     assert np.array_equal(to_unit_float(image), fast)
+
+
+@pytest.mark.parametrize(("shape", "factor"), [((64, 64), 2), ((64, 64), 4), ((50, 33), 3), ((7, 5), 4)])
+def test_block_mean_matches_skimage_block_reduce(shape: tuple[int, int], factor: int) -> None:
+    from skimage.measure import block_reduce
+
+    rng = np.random.default_rng(factor)
+    grey = (rng.integers(0, 256, shape) / 255).astype(np.float32)  # 8-bit film pixels as the pipeline has them
+    expected = block_reduce(grey.astype(np.float64), (factor, factor), np.mean)
+    np.testing.assert_array_equal(orientation._block_mean(grey, factor), expected)
+
+
+@pytest.mark.parametrize(
+    ("shape", "size"),
+    [((1024, 700), 128), ((1000, 333), 128), ((97, 40), 128), ((300, 301), 256), ((1024, 1), 128), ((1, 5), 4)],
+)
+def test_sparse_resize_matches_skimage_fit_into_square(shape: tuple[int, int], size: int) -> None:
+    from medbalance.data._pixels import fit_into_square, fit_plane_into_square
+
+    plane = np.random.default_rng(size).random(shape).astype(np.float32)
+    expected, scale, resized, pad = fit_into_square(plane[None], size, anchor="top-left")
+    array, new_scale, new_resized = fit_plane_into_square(plane, size)
+    assert (new_scale, new_resized, pad) == (scale, resized, (0, 0))
+    np.testing.assert_allclose(array, expected, rtol=0, atol=1e-6)  # float32 rounding only

@@ -21,7 +21,7 @@ from typing import Literal
 import numpy as np
 from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu, threshold_triangle
-from skimage.measure import block_reduce, label
+from skimage.measure import label
 
 __all__ = ["TRIANGLE_BINS", "breast_mask", "chest_wall_side", "chest_wall_side_from_mask"]
 
@@ -65,10 +65,28 @@ def _as_grey(pixels: np.ndarray) -> np.ndarray:
         )
     if array.size == 0:
         raise ValueError("the image is empty (0 pixels); check that the file decoded correctly.")
-    grey = array.astype(np.float64, copy=False)
+    # float32 stays float32 (the block mean below sums in float64): no float64 copy of a full film
+    grey = array if array.dtype in (np.float32, np.float64) else array.astype(np.float64)
     if not np.all(np.isfinite(grey)):
         raise ValueError("the image holds NaN or infinite values; fix the reader or the file.")
     return grey
+
+
+def _block_mean(grey: np.ndarray, factor: int) -> np.ndarray:
+    """float64 mean over ``factor`` x ``factor`` blocks, the last ones zero-padded.
+
+    What ``skimage.measure.block_reduce(grey, (factor, factor), np.mean)`` gives
+    (tested), as ``factor``**2 strided additions instead of a mean over a 4-D view.
+    """
+    height, width = grey.shape
+    pad_h, pad_w = -height % factor, -width % factor
+    if pad_h or pad_w:
+        grey = np.pad(grey, ((0, pad_h), (0, pad_w)))
+    total = np.zeros((grey.shape[0] // factor, grey.shape[1] // factor))
+    for row in range(factor):
+        for col in range(factor):
+            total += grey[row::factor, col::factor]
+    return total / float(factor * factor)
 
 
 def _background_threshold(grey: np.ndarray) -> float:
@@ -180,7 +198,7 @@ def breast_mask(pixels: np.ndarray) -> np.ndarray:
     if grey.max() <= grey.min():
         return np.zeros((height, width), dtype=bool)
     factor = max(1, int(np.ceil(max(height, width) / _WORK_SIDE)))
-    small = block_reduce(grey, (factor, factor), np.mean) if factor > 1 else grey
+    small = _block_mean(grey, factor) if factor > 1 else grey.astype(np.float64, copy=False)
     if small.max() <= small.min():
         return np.zeros((height, width), dtype=bool)
     threshold = _background_threshold(small)
@@ -205,7 +223,8 @@ def breast_mask(pixels: np.ndarray) -> np.ndarray:
 
 def _centre_balance(mask: np.ndarray, x: np.ndarray) -> float:
     """Mean of ``x`` (one value per column) over the mask's pixels."""
-    return float((mask * x).sum() / max(int(mask.sum()), 1))
+    per_column = np.count_nonzero(mask, axis=0)
+    return float((per_column * x).sum() / max(int(per_column.sum()), 1))
 
 
 def chest_wall_side(pixels: np.ndarray) -> Side:
