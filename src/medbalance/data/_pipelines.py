@@ -13,7 +13,7 @@ import numpy as np
 from skimage.exposure import equalize_hist
 
 from medbalance.data._pixels import fit_into_square, fit_plane_into_square, to_channels, to_grey
-from medbalance.data.orientation import breast_mask, chest_wall_side_from_mask
+from medbalance.data.orientation import breast_mask, chest_wall_side_from_mask, work_side_for
 
 if TYPE_CHECKING:
     from medbalance.data.preprocess import PreprocessConfig
@@ -46,7 +46,7 @@ def run_mammography(values: np.ndarray, config: PreprocessConfig) -> tuple[np.nd
     """The mammography pipeline; returns (C, size, size) float32 and the fields of PreprocessInfo."""
     grey = to_grey(values).astype(np.float32, copy=False)
     height, width = grey.shape
-    mask = breast_mask(grey)
+    mask = breast_mask(grey, work_side=work_side_for(config.size))
     side = chest_wall_side_from_mask(mask) if mask.any() else None
     flipped = bool(config.flip_to_left and side == "right")
     if flipped:

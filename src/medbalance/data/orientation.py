@@ -23,7 +23,7 @@ from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu, threshold_triangle
 from skimage.measure import label
 
-__all__ = ["TRIANGLE_BINS", "breast_mask", "chest_wall_side", "chest_wall_side_from_mask"]
+__all__ = ["TRIANGLE_BINS", "breast_mask", "chest_wall_side", "chest_wall_side_from_mask", "work_side_for"]
 
 Side = Literal["left", "right"]
 
@@ -140,14 +140,19 @@ def _largest_component(foreground: np.ndarray) -> np.ndarray:
     return np.asarray(labels == sizes.argmax())
 
 
-def _labels_with_dark_rim(small: np.ndarray, foreground: np.ndarray) -> np.ndarray:
+def _labels_with_dark_rim(small: np.ndarray, foreground: np.ndarray, scale: float = 1.0) -> np.ndarray:
     """Bright objects (label cards, lead letters, tape) that sit on a dark rim.
 
     A label is bright and lies on background or thin skin, so most of the ring
     of pixels around it is far darker than it; dense tissue, a mass or the
     pectoral muscle is bright too, but surrounded by tissue of similar
     brightness. Returned grown by ``_LABEL_MARGIN`` so the card's edge goes too.
+    ``scale``: the working copy's side over ``_WORK_SIDE``; the sizes in pixels
+    (least area, rim width, margin) are set for 512 px and scaled with it.
     """
+    min_area = max(1, round(_LABEL_MIN_AREA * scale * scale))
+    rim = max(1, round(3 * scale))
+    margin = max(1, round(_LABEL_MARGIN * scale))
     peak = float(small.max())
     largest = _LABEL_MAX_FRACTION * int(foreground.sum())
     components, _ = ndi.label(small >= _LABEL_BRIGHT * peak, structure=np.ones((3, 3)))
@@ -157,14 +162,14 @@ def _labels_with_dark_rim(small: np.ndarray, foreground: np.ndarray) -> np.ndarr
             continue
         window = tuple(slice(max(part.start - 3, 0), part.stop + 3) for part in box)
         piece = components[window] == index
-        if not _LABEL_MIN_AREA <= int(piece.sum()) <= largest:
+        if not min_area <= int(piece.sum()) <= largest:
             continue
-        ring = ndi.binary_dilation(piece, iterations=3) & ~piece
+        ring = ndi.binary_dilation(piece, iterations=rim) & ~piece
         level = float(np.median(small[window][piece]))
         if ring.any() and float((small[window][ring] < _LABEL_RIM * level).mean()) >= _LABEL_DARK_RIM:
             labels[window] |= piece
     if labels.any():
-        labels = ndi.binary_dilation(labels, iterations=_LABEL_MARGIN)
+        labels = ndi.binary_dilation(labels, iterations=margin)
     return labels
 
 
@@ -174,18 +179,34 @@ def _open(foreground: np.ndarray, radius: int) -> np.ndarray:
     return np.asarray(ndi.distance_transform_edt(~inside) <= radius)[1:-1, 1:-1]
 
 
-def breast_mask(pixels: np.ndarray) -> np.ndarray:
+def work_side_for(size: int) -> int:
+    """Side of the working copy the breast mask is found on, for an output of ``size`` px.
+
+    Twice the output side, between 256 and ``_WORK_SIDE`` (512): a mask pixel
+    is then at most half an output pixel, so the mask is as fine as the output
+    can show, and a 128-px output costs a 256-px mask (a quarter of the pixels,
+    ~3x faster). Outputs of 256 px and more keep the 512-px mask.
+    """
+    return int(min(_WORK_SIDE, max(256, 2 * int(size))))
+
+
+def breast_mask(pixels: np.ndarray, *, work_side: int = _WORK_SIDE) -> np.ndarray:
     """The breast as a boolean mask of the same height and width as ``pixels``.
 
     Triangle threshold (on a block-averaged copy at most 512 px on a side, with
     ``TRIANGLE_BINS`` bins; see ``_background_threshold`` for frame-filling
-    breasts), dark-rimmed labels cut out, opening, largest connected component,
+    breasts); then, on a block-averaged copy at most ``work_side`` px on a side,
+    dark-rimmed labels cut out, opening, largest connected component,
     rim given back, holes filled, scaled back to full size. Everything outside
     (labels, markers, film edges) is False.
 
     Args:
         pixels: a grey (H, W) or colour (H, W, 3) image of any numeric dtype,
             dense tissue bright.
+        work_side: the largest side of the working copy (default 512); the
+            sizes in pixels (opening radius, label area, rim and margin) scale
+            with it. The mammography pipeline passes :func:`work_side_for` its
+            output size.
 
     Returns:
         A bool array (H, W); all False for a constant image (nothing to find).
@@ -197,17 +218,32 @@ def breast_mask(pixels: np.ndarray) -> np.ndarray:
     height, width = grey.shape
     if grey.max() <= grey.min():
         return np.zeros((height, width), dtype=bool)
-    factor = max(1, int(np.ceil(max(height, width) / _WORK_SIDE)))
-    small = _block_mean(grey, factor) if factor > 1 else grey.astype(np.float64, copy=False)
+    if work_side < 16:
+        raise ValueError(f"work_side must be at least 16 px, got {work_side}.")
+    # The threshold is always taken on the copy of at most _WORK_SIDE px: the
+    # triangle/Otsu pair can jump between two levels on a coarser histogram
+    # (mdb204, mdb240 lost their skin line on a 256-px copy). A coarser working
+    # copy is then made from that one: block means of block means, the same numbers.
+    coarse = max(1, int(np.ceil(max(height, width) / _WORK_SIDE)))
+    reference = _block_mean(grey, coarse) if coarse > 1 else grey.astype(np.float64, copy=False)
+    if reference.max() <= reference.min():
+        return np.zeros((height, width), dtype=bool)
+    threshold = _background_threshold(reference)
+    factor = max(coarse, int(np.ceil(max(height, width) / work_side)))
+    if factor == coarse:
+        small = reference
+    elif factor % coarse == 0:
+        small = _block_mean(reference, factor // coarse)
+    else:
+        small = _block_mean(grey, factor)
     if small.max() <= small.min():
         return np.zeros((height, width), dtype=bool)
-    threshold = _background_threshold(small)
     foreground = small > threshold
-    foreground &= ~_labels_with_dark_rim(small, foreground)
+    foreground &= ~_labels_with_dark_rim(small, foreground, work_side / _WORK_SIDE)
     # Open before picking the largest component so a label, film-edge strip or
     # band touching the breast through a narrow part becomes a separate object;
     # then give the breast back the rim the opening took (within the foreground).
-    # the radius is set for a 512 px working copy; smaller images get a smaller one, never below 3
+    # the radius is set for a 512 px working copy; smaller copies get a smaller one, never below 3
     radius = max(3, round(_OPEN_RADIUS * max(small.shape) / _WORK_SIDE))
     core = _largest_component(_open(foreground, radius))
     if not core.any():
