@@ -128,3 +128,17 @@ def test_sparse_resize_matches_skimage_fit_into_square(shape: tuple[int, int], s
     array, new_scale, new_resized = fit_plane_into_square(plane, size)
     assert (new_scale, new_resized, pad) == (scale, resized, (0, 0))
     np.testing.assert_allclose(array, expected, rtol=0, atol=1e-6)  # float32 rounding only
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_disk_opening_and_dilation_match_distance_transforms(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    height, width = rng.integers(8, 70, 2)
+    foreground = ndi.gaussian_filter(rng.random((height, width)), 1.0 + seed / 2) > 0.5
+    for radius in (1, 3, 6, 12):
+        inside = ndi.distance_transform_edt(np.pad(foreground, 1)) > radius
+        expected = np.asarray(ndi.distance_transform_edt(~inside) <= radius)[1:-1, 1:-1]
+        np.testing.assert_array_equal(orientation._open(foreground, radius), expected)
+        if foreground.any():
+            near = ndi.distance_transform_edt(~foreground) <= radius
+            np.testing.assert_array_equal(orientation._dilate_disk(foreground, radius), near)

@@ -173,10 +173,48 @@ def _labels_with_dark_rim(small: np.ndarray, foreground: np.ndarray, scale: floa
     return labels
 
 
+def _row_distance(mask: np.ndarray, cap: int) -> np.ndarray:
+    """Per pixel, the distance along its row to the nearest True pixel, at most ``cap`` (int32)."""
+    width = mask.shape[1]
+    columns = np.arange(width, dtype=np.int32)
+    far = np.int32(width + cap + 1)
+    left = np.maximum.accumulate(np.where(mask, columns, -far), axis=1)
+    right = np.minimum.accumulate(np.where(mask, columns, width + far)[:, ::-1], axis=1)[:, ::-1]
+    return np.minimum(np.minimum(columns - left, right - columns), cap)
+
+
+def _dilate_disk(mask: np.ndarray, radius: int) -> np.ndarray:
+    """Pixels within Euclidean distance ``radius`` of a True pixel of ``mask`` (nothing outside the image).
+
+    ``ndi.distance_transform_edt(~mask) <= radius`` for a mask with a True pixel
+    (tested), without the full transform: the distance along each row, then
+    the smallest ``row distance**2 + dy**2`` over the ``2 * radius + 1`` rows
+    around, which is all a disk of ``radius`` can reach. Integer squares, so
+    the comparison is exact.
+    """
+    height = mask.shape[0]
+    along = _row_distance(mask, radius + 1) ** 2
+    best = along.copy()
+    for dy in range(1, min(radius, height - 1) + 1):
+        step = np.int32(dy * dy)
+        np.minimum(best[dy:], along[:-dy] + step, out=best[dy:])
+        np.minimum(best[:-dy], along[dy:] + step, out=best[:-dy])
+    return best <= radius * radius
+
+
 def _open(foreground: np.ndarray, radius: int) -> np.ndarray:
-    """Binary opening by a disk of ``radius``, through distance transforms (fast for large radii)."""
-    inside = ndi.distance_transform_edt(np.pad(foreground, 1)) > radius
-    return np.asarray(ndi.distance_transform_edt(~inside) <= radius)[1:-1, 1:-1]
+    """Binary opening by a disk of ``radius``: what two distance transforms give (tested), faster.
+
+    ``inside`` (the erosion) is every pixel farther than ``radius`` from the
+    background, the image's surround counting as background; the opening is
+    everything within ``radius`` of ``inside``.
+    """
+    inside = ~_dilate_disk(np.pad(~foreground, 1, constant_values=True), radius)[1:-1, 1:-1]
+    if not inside.any():
+        # scipy's transform of an image with no zero measures from a corner; keep its answer
+        inside = ndi.distance_transform_edt(np.pad(foreground, 1)) > radius
+        return np.asarray(ndi.distance_transform_edt(~inside) <= radius)[1:-1, 1:-1]
+    return _dilate_disk(inside, radius)
 
 
 def work_side_for(size: int) -> int:
@@ -248,7 +286,7 @@ def breast_mask(pixels: np.ndarray, *, work_side: int = _WORK_SIDE) -> np.ndarra
     core = _largest_component(_open(foreground, radius))
     if not core.any():
         core = _largest_component(foreground)
-    near = ndi.distance_transform_edt(~core) <= radius + 1
+    near = _dilate_disk(core, radius + 1) if core.any() else ndi.distance_transform_edt(~core) <= radius + 1
     grown = near & foreground
     mask = _fill_holes(_largest_component(grown))
     if factor > 1:
