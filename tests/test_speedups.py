@@ -142,3 +142,15 @@ def test_disk_opening_and_dilation_match_distance_transforms(seed: int) -> None:
         if foreground.any():
             near = ndi.distance_transform_edt(~foreground) <= radius
             np.testing.assert_array_equal(orientation._dilate_disk(foreground, radius), near)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_shared_histogram_thresholds_match_skimage(seed: int) -> None:
+    from skimage.filters import threshold_otsu, threshold_triangle
+
+    rng = np.random.default_rng(seed)
+    grey = rng.random((60, 50)) ** (0.3 + seed / 2) * (1 + seed) - seed / 10
+    assert orientation._triangle_and_otsu(grey) == (
+        float(threshold_triangle(grey, nbins=orientation.TRIANGLE_BINS)),
+        float(threshold_otsu(grey)),
+    )

@@ -89,6 +89,48 @@ def _block_mean(grey: np.ndarray, factor: int) -> np.ndarray:
     return total / float(factor * factor)
 
 
+_OTSU_BINS = 256  # skimage's default for threshold_otsu
+
+
+def _triangle_from_histogram(hist: np.ndarray, centres: np.ndarray) -> float:
+    """``skimage.filters.threshold_triangle`` on a histogram already made (its steps, line by line)."""
+    nbins = len(hist)
+    arg_peak = int(np.argmax(hist))
+    peak_height = float(hist[arg_peak])
+    arg_low, arg_high = np.flatnonzero(hist)[[0, -1]]
+    flip = arg_peak - arg_low < arg_high - arg_peak
+    if flip:
+        hist = hist[::-1]
+        arg_low = nbins - arg_high - 1
+        arg_peak = nbins - arg_peak - 1
+    width = arg_peak - arg_low
+    x1 = np.arange(width)
+    y1 = hist[x1 + arg_low]
+    norm = np.sqrt(peak_height**2 + width**2)
+    length = (peak_height / norm) * x1 - (width / norm) * y1
+    arg_level = int(np.argmax(length)) + arg_low
+    if flip:
+        arg_level = nbins - arg_level - 1
+    return float(centres[arg_level])
+
+
+def _triangle_and_otsu(grey: np.ndarray) -> tuple[float, float]:
+    """``threshold_triangle(grey, nbins=TRIANGLE_BINS)`` and ``threshold_otsu(grey)`` from one histogram.
+
+    Both histograms span the image's range; 256 bins are 8 x 32 with the same
+    edges (numpy scales by a power of two, exactly), so the 32-bin histogram
+    is the 256-bin one summed in groups of 8: the same counts (tested), one
+    pass over the pixels instead of two. ``grey`` must not be constant.
+    """
+    low, high = float(grey.min()), float(grey.max())
+    counts, edges = np.histogram(grey, bins=_OTSU_BINS, range=(low, high))
+    otsu = float(threshold_otsu(hist=(counts, (edges[:-1] + edges[1:]) / 2.0)))
+    coarse_edges = np.linspace(low, high, TRIANGLE_BINS + 1)
+    coarse = counts.reshape(TRIANGLE_BINS, -1).sum(axis=1)
+    triangle = _triangle_from_histogram(coarse, (coarse_edges[:-1] + coarse_edges[1:]) / 2.0)
+    return triangle, otsu
+
+
 def _background_threshold(grey: np.ndarray) -> float:
     """Triangle threshold, kept below the tissue.
 
@@ -98,8 +140,7 @@ def _background_threshold(grey: np.ndarray) -> float:
     splits background from tissue); the triangle is then taken over the darker
     Otsu class only, where the background peak is the main one again.
     """
-    threshold = float(threshold_triangle(grey, nbins=TRIANGLE_BINS))
-    otsu = float(threshold_otsu(grey))
+    threshold, otsu = _triangle_and_otsu(grey)
     if threshold > otsu:
         dark = grey[grey <= otsu]
         if dark.size and dark.max() > dark.min():
