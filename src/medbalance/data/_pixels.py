@@ -154,10 +154,12 @@ def _resize_matrix(n_in: int, n_out: int, sigma: float) -> sparse.csr_matrix:
         kernel /= kernel.sum()
         sources = np.clip(sources[:, :, None] + offsets, 0, n_in - 1)
         weights = weights[:, :, None] * kernel
-    rows = np.broadcast_to(np.arange(n_out).reshape((-1,) + (1,) * (sources.ndim - 1)), sources.shape)
-    # COO -> CSR adds the weights of repeated (row, source) pairs, as the edge extension needs
-    matrix = sparse.coo_matrix((weights.ravel(), (rows.ravel(), sources.ravel())), shape=(n_out, n_in))
-    return matrix.tocsr().astype(np.float32)
+    # every row has the same number of entries; a source repeated by the edge
+    # extension stays a repeated entry, which the product adds up as it should
+    per_row = sources[0].size
+    indptr = np.arange(0, n_out * per_row + 1, per_row)
+    data = weights.reshape(n_out, per_row).astype(np.float32)
+    return sparse.csr_matrix((data.ravel(), sources.reshape(n_out, per_row).ravel(), indptr), shape=(n_out, n_in))
 
 
 def fit_plane_into_square(plane: np.ndarray, size: int) -> tuple[np.ndarray, float, tuple[int, int]]:
