@@ -40,7 +40,7 @@ _STAGES = {
     "decode (read_image)": "readers.py:.*\\(read_image\\)",
     "scale to [0, 1] (to_unit_float)": "_pixels.py:.*\\(to_unit_float\\)",
     "breast mask (threshold, components, fill)": "orientation.py:.*\\(breast_mask\\)",
-    "resize + pad (fit_into_square)": "_pixels.py:.*\\(fit_into_square\\)",
+    "resize + pad (fit_into_square)": "_pixels.py:.*\\(fit_(plane_)?into_square\\)",
     "content hash (file_sha256)": "io.py:.*\\(file_sha256\\)",
     "write entry (npy + json)": "io.py:.*\\(atomic_",
 }

@@ -1,8 +1,9 @@
 """How many mini-MIAS films keep a film label or scanner band in the model's input.
 
-For each of the 322 films: preprocess with ``PreprocessConfig(size=256)``, run
+For each of the 322 films: preprocess with ``PreprocessConfig(size=256)`` (``--size``), run
 :func:`medbalance.data.film_leftovers.find_film_leftovers` on the result, and
-record the breast mask area at full size (1024 px) and ``breast_fraction``.
+record the breast mask area at full size (1024 px; the mask the pipeline uses
+at that output size) and ``breast_fraction``.
 The "before" figures come from the same script run against the previous
 pipeline (PREPROCESS_VERSION 1: the sources of commit ff13faa, with this
 branch's ``film_leftovers.py`` copied in, as the only ``medbalance`` on the
@@ -13,6 +14,14 @@ every flagged film and of all clean ones, for checking by eye.
     git archive ff13faa src | tar -x -C /tmp/v1 && cp src/medbalance/data/film_leftovers.py /tmp/v1/src/medbalance/data/
     PYTHONPATH=/tmp/v1/src python benchmarks/film_artifacts.py --name film_artifacts_before
     PYTHONPATH=src python benchmarks/film_artifacts.py --compare benchmarks/results/film_artifacts_before.json [--sheets /tmp/sheets]
+
+At 128 px (PREPROCESS_VERSION 3 finds the mask on a 256-px copy there), against
+version 2's sources (commit c71d3d0) at the same size:
+
+    git archive c71d3d0 src | tar -x -C /tmp/v2
+    PYTHONPATH=/tmp/v2/src python benchmarks/film_artifacts.py --size 128 --name film_artifacts_128_v2
+    PYTHONPATH=src python benchmarks/film_artifacts.py --size 128 --name film_artifacts_128 \
+        --compare benchmarks/results/film_artifacts_128_v2.json
 """
 
 from __future__ import annotations
@@ -31,11 +40,22 @@ from medbalance.data.orientation import breast_mask
 from medbalance.data.preprocess import PreprocessConfig, preprocess_with_info
 from medbalance.data.readers import read_image
 
+try:
+    from medbalance.data.orientation import work_side_for
+except ImportError:  # sources before PREPROCESS_VERSION 3 (the "before" runs): always 512 px
+    work_side_for = None
+
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "mini-mias"
 
 
-def audit(data: Path, limit: int | None = None) -> list[dict]:
-    config = PreprocessConfig(size=256)
+def _mask(grey: np.ndarray, size: int) -> np.ndarray:
+    if work_side_for is None:
+        return breast_mask(grey)
+    return breast_mask(grey, work_side=work_side_for(size))
+
+
+def audit(data: Path, limit: int | None = None, size: int = 256) -> list[dict]:
+    config = PreprocessConfig(size=size)
     rows = []
     for path in sorted((data / "images").glob("mdb*.png"))[:limit]:
         image = read_image(path)
@@ -47,7 +67,8 @@ def audit(data: Path, limit: int | None = None) -> list[dict]:
                 "film": path.stem,
                 "leftovers": [[item.kind, list(item.box), item.area] for item in leftovers],
                 "breast_fraction": round(float(info.breast_fraction), 4),
-                "mask_area_1024": int(breast_mask(grey).sum()),
+                # the mask the pipeline uses at this output size (work_side_for: 512 px from 256 up)
+                "mask_area_1024": int(_mask(grey, size).sum()),
                 "_array": array,
             }
         )
@@ -60,11 +81,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sheets", type=Path, default=None)
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--name", default="film_artifacts")
+    parser.add_argument("--size", type=int, default=256, help="output size (the detector is tuned for 256)")
     parser.add_argument(
         "--compare", type=Path, default=None, help="an earlier run's JSON: mask area kept per film"
     )
     args = parser.parse_args(argv)
-    rows = audit(args.data, args.limit)
+    rows = audit(args.data, args.limit, args.size)
     flagged = [row for row in rows if row["leftovers"]]
     kinds = {
         kind: sum(any(item[0] == kind for item in row["leftovers"]) for row in rows)
@@ -95,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         del row["_array"]
     payload = {
         "preprocess_version": PREPROCESS_VERSION,
-        "config": {"size": 256},
+        "config": {"size": args.size},
         "films": len(rows),
         "films_with_leftovers": len(flagged),
         "films_with": kinds,

@@ -155,3 +155,33 @@ def test_all_mini_mias_films_clean_and_tissue_kept(mini_mias_dir: Path) -> None:
     # mdb274: two lead letters on the skin line, dimmer than the tissue around them (docs/preprocessing.md)
     assert left == ["mdb274"]
     assert lost == []
+
+
+def test_work_side_follows_the_output_size() -> None:
+    from medbalance.data.orientation import work_side_for
+
+    assert [work_side_for(s) for s in (32, 64, 128, 200, 256, 512, 2048)] == [256, 256, 256, 400, 512, 512, 512]
+
+
+def test_coarse_mask_drops_the_label_and_keeps_the_breast() -> None:
+    film = _film_with_attached_label()
+    mask = breast_mask(film, work_side=256)
+    assert not mask[: int(0.15 * 512), int(0.5 * 512) : int(0.6 * 512)].any()
+    tissue = _film_with_attached_label(label=False) >= 60
+    assert mask[tissue].mean() >= 0.999
+    array, _ = preprocess_with_info(film, PreprocessConfig(size=128))
+    assert _kinds(array) <= {"band_edge"}
+
+
+def test_breast_mask_refuses_a_tiny_work_side() -> None:
+    with pytest.raises(ValueError, match="work_side"):
+        breast_mask(_film_with_attached_label(), work_side=8)
+
+
+@pytest.mark.parametrize("film", sorted(AREA_BEFORE), ids=sorted(AREA_BEFORE))
+def test_mini_mias_mask_for_small_outputs_matches_the_fine_one(mini_mias_dir: Path, film: str) -> None:
+    # a 128-px output finds its mask on a 256-px copy; it must cover the same breast as the 512-px one
+    pixels = _read(mini_mias_dir, film).pixels
+    fine, coarse = breast_mask(pixels), breast_mask(pixels, work_side=256)
+    assert (fine & coarse).sum() / (fine | coarse).sum() >= 0.98
+    assert (fine & coarse).sum() >= 0.995 * fine.sum()  # no tissue lost

@@ -104,3 +104,53 @@ def test_integer_lookup_scaling_matches_direct_scaling(dtype: type, kwargs: dict
     assert fast.dtype == np.float32 and fast.shape == pixels.shape
     assert np.array_equal(fast, image._scale(pixels))
     assert np.array_equal(to_unit_float(image), fast)
+
+
+@pytest.mark.parametrize(("shape", "factor"), [((64, 64), 2), ((64, 64), 4), ((50, 33), 3), ((7, 5), 4)])
+def test_block_mean_matches_skimage_block_reduce(shape: tuple[int, int], factor: int) -> None:
+    from skimage.measure import block_reduce
+
+    rng = np.random.default_rng(factor)
+    grey = (rng.integers(0, 256, shape) / 255).astype(np.float32)  # 8-bit film pixels as the pipeline has them
+    expected = block_reduce(grey.astype(np.float64), (factor, factor), np.mean)
+    np.testing.assert_array_equal(orientation._block_mean(grey, factor), expected)
+
+
+@pytest.mark.parametrize(
+    ("shape", "size"),
+    [((1024, 700), 128), ((1000, 333), 128), ((97, 40), 128), ((300, 301), 256), ((1024, 1), 128), ((1, 5), 4)],
+)
+def test_sparse_resize_matches_skimage_fit_into_square(shape: tuple[int, int], size: int) -> None:
+    from medbalance.data._pixels import fit_into_square, fit_plane_into_square
+
+    plane = np.random.default_rng(size).random(shape).astype(np.float32)
+    expected, scale, resized, pad = fit_into_square(plane[None], size, anchor="top-left")
+    array, new_scale, new_resized = fit_plane_into_square(plane, size)
+    assert (new_scale, new_resized, pad) == (scale, resized, (0, 0))
+    np.testing.assert_allclose(array, expected, rtol=0, atol=1e-6)  # float32 rounding only
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_disk_opening_and_dilation_match_distance_transforms(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    height, width = rng.integers(8, 70, 2)
+    foreground = ndi.gaussian_filter(rng.random((height, width)), 1.0 + seed / 2) > 0.5
+    for radius in (1, 3, 6, 12):
+        inside = ndi.distance_transform_edt(np.pad(foreground, 1)) > radius
+        expected = np.asarray(ndi.distance_transform_edt(~inside) <= radius)[1:-1, 1:-1]
+        np.testing.assert_array_equal(orientation._open(foreground, radius), expected)
+        if foreground.any():
+            near = ndi.distance_transform_edt(~foreground) <= radius
+            np.testing.assert_array_equal(orientation._dilate_disk(foreground, radius), near)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_shared_histogram_thresholds_match_skimage(seed: int) -> None:
+    from skimage.filters import threshold_otsu, threshold_triangle
+
+    rng = np.random.default_rng(seed)
+    grey = rng.random((60, 50)) ** (0.3 + seed / 2) * (1 + seed) - seed / 10
+    assert orientation._triangle_and_otsu(grey) == (
+        float(threshold_triangle(grey, nbins=orientation.TRIANGLE_BINS)),
+        float(threshold_otsu(grey)),
+    )

@@ -72,7 +72,7 @@ class ImageData:
                 # range: scale each possible value once and look the pixels up (the
                 # same numbers, without five float64 passes over a large image).
                 table = self._scale(np.arange(info.min, int(info.max) + 1, dtype=pixels.dtype))
-                return table[pixels if info.min == 0 else pixels.astype(np.int32) - int(info.min)]
+                return table.take(pixels if info.min == 0 else pixels.astype(np.int32) - int(info.min))
         return self._scale(pixels)
 
     def _scale(self, pixels: np.ndarray) -> np.ndarray:

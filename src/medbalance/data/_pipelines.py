@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from skimage.exposure import equalize_hist
 
-from medbalance.data._pixels import fit_into_square, to_channels, to_grey
-from medbalance.data.orientation import breast_mask, chest_wall_side_from_mask
+from medbalance.data._pixels import fit_into_square, fit_plane_into_square, to_channels, to_grey
+from medbalance.data.orientation import breast_mask, chest_wall_side_from_mask, work_side_for
 
 if TYPE_CHECKING:
     from medbalance.data.preprocess import PreprocessConfig
@@ -44,21 +44,23 @@ def _to_unit_range(planes: np.ndarray) -> np.ndarray:
 
 def run_mammography(values: np.ndarray, config: PreprocessConfig) -> tuple[np.ndarray, dict[str, Any]]:
     """The mammography pipeline; returns (C, size, size) float32 and the fields of PreprocessInfo."""
-    grey = to_grey(values).astype(np.float32)
+    grey = to_grey(values).astype(np.float32, copy=False)
     height, width = grey.shape
-    mask = breast_mask(grey)
+    mask = breast_mask(grey, work_side=work_side_for(config.size))
     side = chest_wall_side_from_mask(mask) if mask.any() else None
-    image = np.where(mask, grey, 0.0).astype(np.float32)
     flipped = bool(config.flip_to_left and side == "right")
     if flipped:
-        image, mask = image[:, ::-1], mask[:, ::-1]
+        grey, mask = grey[:, ::-1], mask[:, ::-1]
     top, bottom, left, right = 0, height, 0, width
     if config.crop and mask.any():
         rows = np.flatnonzero(mask.any(axis=1))
         cols = np.flatnonzero(mask.any(axis=0))
         top, bottom, left, right = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
-    image, mask = image[top:bottom, left:right], mask[top:bottom, left:right]
-    planes, scale, resized, pad = fit_into_square(image[None], config.size, anchor="top-left")
+    mask = mask[top:bottom, left:right]
+    # background zeroed on the crop only, not on the whole film
+    image = np.where(mask, grey[top:bottom, left:right], np.float32(0.0))
+    planes, scale, resized = fit_plane_into_square(image, config.size)
+    pad = (0, 0)
     small_mask, _, _, _ = fit_into_square(
         mask[None].astype(np.float32), config.size, anchor="top-left", order=0
     )

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+from scipy import sparse
 from skimage.color import rgb2gray
 from skimage.transform import resize
 
-__all__ = ["FloatImage", "fit_into_square", "to_channels", "to_grey", "to_unit_float"]
+__all__ = ["FloatImage", "fit_into_square", "fit_plane_into_square", "to_channels", "to_grey", "to_unit_float"]
 
 _EPSILON = 1e-12
 
@@ -126,3 +127,62 @@ def fit_into_square(
     out = np.zeros((planes.shape[0], size, size), dtype=np.float32)
     out[:, top : top + new_h, left : left + new_w] = resized
     return out, scale, (new_h, new_w), (top, left)
+
+
+_TRUNCATE = 4.0  # scipy's gaussian_filter default, used by skimage's anti-aliasing
+
+
+def _resize_matrix(n_in: int, n_out: int, sigma: float) -> sparse.csr_matrix:
+    """(n_out, n_in) sparse float32: the 1-D operator of ``skimage.transform.resize`` along one axis.
+
+    A Gaussian of ``sigma`` with edge extension (``scipy.ndimage.gaussian_filter``,
+    mode "nearest"), then linear interpolation at the pixel centres of the
+    output (``scipy.ndimage.zoom``, ``grid_mode=True``, mode "nearest"), folded
+    into one matrix: each output pixel is a weighted sum of a few dozen input
+    pixels.
+    """
+    centres = np.clip((np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5, 0.0, n_in - 1)
+    low = np.floor(centres).astype(np.intp)
+    high = np.minimum(low + 1, n_in - 1)
+    frac = centres - low
+    sources = np.stack([low, high], axis=1)  # (n_out, 2)
+    weights = np.stack([1.0 - frac, frac], axis=1)
+    if sigma > 1e-15:
+        radius = int(_TRUNCATE * sigma + 0.5)
+        offsets = np.arange(-radius, radius + 1)
+        kernel = np.exp(-0.5 / (sigma * sigma) * offsets**2)
+        kernel /= kernel.sum()
+        sources = np.clip(sources[:, :, None] + offsets, 0, n_in - 1)
+        weights = weights[:, :, None] * kernel
+    # every row has the same number of entries; a source repeated by the edge
+    # extension stays a repeated entry, which the product adds up as it should
+    per_row = sources[0].size
+    indptr = np.arange(0, n_out * per_row + 1, per_row)
+    data = weights.reshape(n_out, per_row).astype(np.float32)
+    return sparse.csr_matrix((data.ravel(), sources.reshape(n_out, per_row).ravel(), indptr), shape=(n_out, n_in))
+
+
+def fit_plane_into_square(plane: np.ndarray, size: int) -> tuple[np.ndarray, float, tuple[int, int]]:
+    """``fit_into_square(plane[None], size, anchor="top-left")`` for one plane, as two sparse products.
+
+    The same operator (anti-aliasing Gaussian, then linear interpolation; the
+    same numbers to float32 rounding, tested), but the Gaussian is never run
+    over the full-resolution plane: each separable 1-D step is folded into a
+    sparse (out, in) matrix and applied as ``rows @ plane @ columns.T``, so only
+    the input pixels that reach an output pixel are touched (at 1024 -> 128 px,
+    ~30 per output row instead of a 29-tap filter over every input pixel).
+
+    Returns:
+        The (1, size, size) float32 array, the scale and the resized (h, w); the padding is (0, 0).
+    """
+    height, width = plane.shape
+    scale = size / max(height, width)
+    new_h = min(size, max(1, round(height * scale)))
+    new_w = min(size, max(1, round(width * scale)))
+    smooth = scale < 1.0
+    rows = _resize_matrix(height, new_h, max(0.0, (height / new_h - 1) / 2) if smooth else 0.0)
+    cols = _resize_matrix(width, new_w, max(0.0, (width / new_w - 1) / 2) if smooth else 0.0)
+    tall = np.asarray(rows @ np.asarray(plane, dtype=np.float32))  # (new_h, width)
+    out = np.zeros((1, size, size), dtype=np.float32)
+    out[0, :new_h, :new_w] = np.asarray(cols @ tall.T).T
+    return out, scale, (new_h, new_w)
