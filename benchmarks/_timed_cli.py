@@ -36,8 +36,8 @@ def main() -> int:
     real_train = run.train
     clock = time.time() - time.perf_counter()  # perf_counter -> epoch seconds
 
-    def timed_train(config, *, callbacks=()):  # type: ignore[no-untyped-def]
-        return real_train(config, callbacks=[*callbacks, stamps])
+    def timed_train(config, *, callbacks=(), **options):  # type: ignore[no-untyped-def]
+        return real_train(config, callbacks=[*callbacks, stamps], **options)
 
     run.train = timed_train  # type: ignore[assignment]
     from medbalance.cli import main as cli_main
