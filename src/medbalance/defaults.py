@@ -2,7 +2,8 @@
 
 The phantom generator (``synth.PhantomConfig``), training's ``phantoms:`` section
 (``training.config.PhantomSpec``) and ``medbalance synth phantoms`` all default to
-``PHANTOM_DEFAULTS``; ``TrainConfig.lr`` and the task's ``OptimizerSettings.lr`` to
+``PHANTOM_DEFAULTS``, and the first two declare those fields once, through
+:func:`phantom_option` (default and bounds); ``TrainConfig.lr`` and the task's ``OptimizerSettings.lr`` to
 ``DEFAULT_LR``. The demo's preset (``demo.DEMO_PRESET``) deliberately differs and says so.
 
 >>> PHANTOM_DEFAULTS["prevalence"], DEFAULT_LR
@@ -11,7 +12,11 @@ The phantom generator (``synth.PhantomConfig``), training's ``phantoms:`` sectio
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT_LR", "PHANTOM_DEFAULTS", "PHANTOM_DOMAINS"]
+from typing import Any
+
+from medbalance.constraints import option
+
+__all__ = ["DEFAULT_LR", "PHANTOM_DEFAULTS", "PHANTOM_DOMAINS", "phantom_option"]
 
 #: AdamW learning rate of a training run.
 DEFAULT_LR = 5e-4
@@ -27,3 +32,20 @@ PHANTOM_DEFAULTS: dict[str, object] = {
     "lesion_contrast": 3.0,
     "domains": PHANTOM_DOMAINS,
 }
+
+_PHANTOM_BOUNDS: dict[str, dict[str, Any]] = {
+    "n_patients": {"ge": 1},
+    "prevalence": {"gt": 0.0, "lt": 1.0, "fix": "give the share of malignant breasts, e.g. 0.05 for 19:1."},
+    "size": {"ge": 32},
+    "lesion_contrast": {"gt": 0.0, "le": 5.0},
+    "domains": {},
+}
+
+
+def phantom_option(name: str) -> Any:
+    """The dataclass field of phantom setting ``name``: its default and its bounds.
+
+    >>> phantom_option("size").metadata["ge"]
+    32
+    """
+    return option(PHANTOM_DEFAULTS[name], **_PHANTOM_BOUNDS[name])

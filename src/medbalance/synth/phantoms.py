@@ -30,7 +30,7 @@ from PIL import Image
 
 from medbalance.constraints import check_constraints, option
 from medbalance.data.manifest import Manifest
-from medbalance.defaults import PHANTOM_DEFAULTS
+from medbalance.defaults import phantom_option
 from medbalance.errors import ConfigError
 from medbalance.io import atomic_save, check_output_dir, replace_dir
 from medbalance.outputs import claim_output_dir
@@ -89,19 +89,14 @@ class PhantomConfig:
         seed: the same seed gives the same pixels, bit for bit.
     """
 
-    n_patients: int = option(PHANTOM_DEFAULTS["n_patients"], ge=1)
-    prevalence: float = option(
-        PHANTOM_DEFAULTS["prevalence"],
-        gt=0.0,
-        lt=1.0,
-        fix="give the share of malignant breasts, e.g. 0.05 for 19:1.",
-    )
-    size: int = option(PHANTOM_DEFAULTS["size"], ge=32)
+    n_patients: int = phantom_option("n_patients")
+    prevalence: float = phantom_option("prevalence")
+    size: int = phantom_option("size")
     spacing_mm: float | None = option(
         None, gt=0.0, fix="give a positive number of millimetres per pixel, or null."
     )
-    domains: tuple[str, ...] = PHANTOM_DEFAULTS["domains"]  # type: ignore[assignment]
-    lesion_contrast: float = option(PHANTOM_DEFAULTS["lesion_contrast"], gt=0.0, le=5.0)
+    domains: tuple[str, ...] = phantom_option("domains")
+    lesion_contrast: float = phantom_option("lesion_contrast")
     lesion_scale: float = option(3.0, ge=0.25, le=4.0)
     benign_finding_rate: float = option(0.3, ge=0.0, le=1.0)
     density_mix: tuple[float, float, float, float] = option((0.1, 0.4, 0.4, 0.1), ge=0.0)

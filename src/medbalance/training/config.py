@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from medbalance.config import config_hash, config_to_dict, load_config, merge_overrides, parse_config
 from medbalance.constraints import check_constraints, option
-from medbalance.defaults import DEFAULT_LR, PHANTOM_DEFAULTS
+from medbalance.defaults import DEFAULT_LR, phantom_option
 from medbalance.errors import ConfigError
 
 __all__ = [
@@ -73,16 +73,11 @@ class PhantomSpec:
         seed: the phantom seed; None uses the run's seed.
     """
 
-    n_patients: int = option(PHANTOM_DEFAULTS["n_patients"], ge=1)
-    prevalence: float = option(
-        PHANTOM_DEFAULTS["prevalence"],
-        gt=0.0,
-        lt=1.0,
-        fix="give the share of malignant breasts, e.g. 0.05 for 19:1.",
-    )
-    size: int = option(PHANTOM_DEFAULTS["size"], ge=32)
-    lesion_contrast: float = option(PHANTOM_DEFAULTS["lesion_contrast"], gt=0.0, le=5.0)
-    domains: tuple[str, ...] = PHANTOM_DEFAULTS["domains"]  # type: ignore[assignment]
+    n_patients: int = phantom_option("n_patients")
+    prevalence: float = phantom_option("prevalence")
+    size: int = phantom_option("size")
+    lesion_contrast: float = phantom_option("lesion_contrast")
+    domains: tuple[str, ...] = phantom_option("domains")
     seed: int | None = option(None, ge=0)
 
     def __post_init__(self) -> None:
