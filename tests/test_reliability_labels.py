@@ -65,30 +65,22 @@ def test_validate_refuses_labels_differing_by_case_or_space(
     assert _codes(tmp_path / "manifest.validation.json")["label-spelling"] == "error"
 
 
-def test_train_refuses_labels_differing_by_case_before_any_folder(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("command", ["train", "benchmark"])
+def test_train_and_benchmark_refuse_labels_differing_by_case_before_any_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
 ) -> None:
     labels = _labels()
     labels[20:24] = ["BENIGN"] * 4
-    csv, out = _manifest(tmp_path / "data", labels), tmp_path / "run"
-    code = main(["train", "--data", str(csv), "--out", str(out), "--epochs", "1", "--image-size", "16",
-                 "--no-progress", "--cache-dir", str(tmp_path / "cache")])  # fmt: skip
-    assert code == 3
+    csv, out = _manifest(tmp_path / "data", labels), tmp_path / "out"
+    extra = {
+        "train": ["--epochs", "1", "--image-size", "16", "--no-progress", "--cache-dir", str(tmp_path / "cache")],
+        "benchmark": ["--strategies", "none", "--seeds", "1"],
+    }[command]
+    assert main([command, "--data", str(csv), "--out", str(out), *extra]) == 3  # a data error
     text = _err(capsys)
-    assert "'BENIGN' (4 rows) and 'benign' (16 rows)" in text and "cannot be trained on" in text
-    assert not out.exists()  # failed before training: nothing left to block the corrected command
-
-
-def test_benchmark_refuses_labels_differing_by_case(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    labels = _labels()
-    labels[20:24] = ["BENIGN"] * 4
-    csv, out = _manifest(tmp_path / "data", labels), tmp_path / "bench"
-    code = main(["benchmark", "--data", str(csv), "--out", str(out), "--strategies", "none", "--seeds", "1"])
-    assert code == 3  # a data error
-    assert "'BENIGN' (4 rows) and 'benign' (16 rows)" in _err(capsys)
-    assert not out.exists()
+    assert "'BENIGN' (4 rows) and 'benign' (16 rows)" in text
+    assert command != "train" or "cannot be trained on" in text
+    assert not out.exists()  # failed before any work: nothing left to block the corrected command
 
 
 def test_one_file_with_two_labels_is_an_error_and_same_label_twice_a_warning(
