@@ -121,3 +121,21 @@ def test_cli_refuses_bad_device_tracker_and_model_options(
     expected = 4 if "--pretrained" in args else 2  # weights that cannot be loaded: a checkpoint error
     assert code == expected and message in " ".join(err.split()), err
     assert not (tmp_path / "run" / "predictions_test.csv").exists()
+
+
+@pytest.mark.parametrize("progress", [True, False])
+def test_library_epoch_bar_is_tqdm_and_the_cli_passes_rich(progress: bool, tmp_path: Path) -> None:
+    """The library draws Lightning's tqdm bar; only cli/ chooses Rich's, passed in as a callback."""
+    from lightning.pytorch.callbacks import RichProgressBar, TQDMProgressBar
+
+    from medbalance.cli._progress import epoch_progress_callbacks
+
+    config = load_train_config(None, {"out": str(tmp_path / "run"), "progress": progress, "accelerator": "cpu"})
+    device = resolve_device(config)
+    library = _trainer.create_trainer(config, device, [], tmp_path)
+    cli = _trainer.create_trainer(config, device, epoch_progress_callbacks(enabled=progress), tmp_path)
+    if progress:
+        assert type(library.progress_bar_callback) is TQDMProgressBar
+        assert type(cli.progress_bar_callback) is RichProgressBar
+    else:
+        assert library.progress_bar_callback is None and cli.progress_bar_callback is None

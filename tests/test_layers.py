@@ -138,5 +138,10 @@ def test_terminal_output_lives_in_cli() -> None:
         for path in SRC.rglob("*.py")
         if any(m == "rich" or m.startswith("rich.") for m in _imports(path))
     }
+    users |= {
+        path.relative_to(SRC).as_posix()
+        for path in SRC.rglob("*.py")
+        if "RichProgressBar" in path.read_text(encoding="utf-8")
+    }
     outside = sorted(u for u in users if not u.startswith("cli/"))
     assert not outside, f"Rich used outside cli/ (report progress through a callback instead): {outside}"

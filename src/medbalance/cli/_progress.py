@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["cache_progress_bar", "progress_bar"]
+__all__ = ["cache_progress_bar", "epoch_progress_callbacks", "progress_bar"]
 
 
 @contextmanager
@@ -58,3 +58,12 @@ def cache_progress_bar(*, enabled: bool = True) -> Any:
         TimeRemainingColumn(),
     )
     return progress_bar("preprocessing", columns=columns, transient=False, enabled=enabled)
+
+
+def epoch_progress_callbacks(*, enabled: bool = True) -> list[Any]:
+    """Lightning's Rich epoch bar for ``medbalance train`` (the library alone draws tqdm's)."""
+    if not enabled:
+        return []
+    from lightning.pytorch.callbacks import RichProgressBar
+
+    return [RichProgressBar(leave=True)]

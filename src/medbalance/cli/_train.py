@@ -150,7 +150,7 @@ def train(
     from rich.console import Console
     from rich.markup import escape
 
-    from medbalance.cli._progress import cache_progress_bar
+    from medbalance.cli._progress import cache_progress_bar, epoch_progress_callbacks
     from medbalance.training.config import load_train_config
     from medbalance.training.run import train as run_training
 
@@ -209,7 +209,9 @@ def train(
         values["phantoms"] = {k: v for k, v in phantoms.items() if v is not None}
     config = load_train_config(config_file, values)
     with cache_progress_bar(enabled=config.progress) as update:
-        result = run_training(config, cache_progress=update)
+        result = run_training(
+            config, callbacks=epoch_progress_callbacks(enabled=config.progress), cache_progress=update
+        )
     from medbalance.training._launch import is_launch_primary
 
     if not is_launch_primary():  # DDP ranks > 0: rank 0 reports the run

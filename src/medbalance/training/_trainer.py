@@ -7,7 +7,7 @@ from pathlib import Path
 
 import lightning.pytorch as pl
 import torch
-from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.callbacks import Callback, ProgressBar, TQDMProgressBar
 
 from medbalance.errors import ConfigError
 from medbalance.training._tracking import create_loggers
@@ -109,11 +109,11 @@ def create_trainer(
     config: TrainConfig, device: DeviceChoice, callbacks: list[Callback], out: Path
 ) -> pl.Trainer:
     """A Trainer that uses the strategy's own batch sampler (``use_distributed_sampler=False``)."""
+    # The library's epoch bar is tqdm's (Lightning would pick Rich's whenever Rich is
+    # installed); a bar among the callbacks replaces it (``medbalance train`` passes Rich's).
     callbacks = list(callbacks)
-    if config.progress:
-        from lightning.pytorch.callbacks import RichProgressBar
-
-        callbacks.append(RichProgressBar(leave=True))
+    if config.progress and not any(isinstance(c, ProgressBar) for c in callbacks):
+        callbacks.append(TQDMProgressBar())
     kind = "cuda" if device.accelerator == "gpu" else device.accelerator
     devices = parse_devices(config.devices, kind)
     return pl.Trainer(

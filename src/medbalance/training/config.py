@@ -152,8 +152,8 @@ class TrainConfig:
         cache_dir: preprocessing cache (default ``out/cache``).
         phantoms: the phantom set used when ``data`` is ``phantoms``.
         deterministic: deterministic algorithms (same seed, same machine, same metrics).
-        progress: show Lightning's epoch progress bar (and, from ``medbalance train``,
-            the preprocessing bar).
+        progress: show an epoch progress bar (Lightning's tqdm bar from the library;
+            ``medbalance train`` draws Rich bars for the epochs and the preprocessing).
         resume: continue the run in ``out`` from its last checkpoint.
         force: resume even when the config or split changed.
         overwrite: replace an existing run folder.

@@ -246,7 +246,8 @@ def train(
         cache_progress: called with (done, total) while the preprocessing cache is
             built (:meth:`~medbalance.data.cache.PreprocessCache.build`), e.g. to draw
             a bar (``medbalance train`` does when ``config.progress``). The epoch bar
-            is Lightning's, switched by ``config.progress``.
+            is Lightning's tqdm bar, switched by ``config.progress``; a progress-bar
+            callback in ``callbacks`` replaces it (``medbalance train`` passes Rich's).
 
     Returns:
         The run folder, status, best epoch and summary.
