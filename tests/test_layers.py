@@ -33,9 +33,7 @@ FIGURE_MODULES = {
 }
 
 # (importing file, imported layer): why it is still there.
-KNOWN_UPWARD: dict[tuple[str, str], str] = {
-    ("benchmark/__init__.py", "api"): "the package is callable, so mb.benchmark(...) and the subpackage share the name",
-}
+KNOWN_UPWARD: dict[tuple[str, str], str] = {}
 
 def _layer(module: str) -> str:
     if module in FIGURE_MODULES:

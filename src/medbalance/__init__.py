@@ -64,7 +64,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from medbalance import benchmark  # a package; calling it runs medbalance.api.benchmark
+    from medbalance import benchmark  # a package; calling it runs medbalance.benchmark.run.benchmark
     from medbalance.api import evaluate, leaderboard, train
     from medbalance.benchmark.config import BenchmarkConfig, load_benchmark_config
     from medbalance.benchmark.run import BenchmarkResult, run_benchmark

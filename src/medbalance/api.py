@@ -124,15 +124,9 @@ def benchmark(
     Returns:
         A :class:`~medbalance.benchmark.run.BenchmarkResult` (``cells``: a DataFrame).
     """
-    from medbalance.benchmark.config import BenchmarkConfig, load_benchmark_config
-    from medbalance.benchmark.run import run_benchmark
+    from medbalance.benchmark.run import benchmark as run
 
-    if isinstance(config, BenchmarkConfig):
-        values = {**config_to_dict(config), **options}
-        parsed = parse_config(BenchmarkConfig, values, where="benchmark config") if options else config
-    else:
-        parsed = load_benchmark_config(config, options)
-    return run_benchmark(parsed, on_event=on_event)
+    return run(config, on_event=on_event, **options)
 
 
 def leaderboard(bench: BenchmarkResult | str | Path, *, split: str = "test") -> Any:

@@ -19,12 +19,12 @@ __all__ = ["CellRecord", "MetricRecord", "ResultsStore", "UnitRecord", "metric_r
 
 
 class _CallablePackage(types.ModuleType):
-    """``mb.benchmark(...)`` runs a benchmark (:func:`medbalance.api.benchmark`), while
+    """``mb.benchmark(...)`` runs a benchmark (:func:`medbalance.benchmark.run.benchmark`), while
     ``medbalance.benchmark`` stays the package: the name cannot be both a function and a
     subpackage of ``medbalance`` otherwise (importing the subpackage rebinds the name)."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from medbalance.api import benchmark
+        from medbalance.benchmark.run import benchmark
 
         return benchmark(*args, **kwargs)
 

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import yaml
@@ -31,7 +32,7 @@ from medbalance.errors import MedbalanceError
 from medbalance.io import prepare_output_dir
 from medbalance.outputs import claim_output_dir
 
-__all__ = ["BenchmarkResult", "read_benchmark_config", "run_benchmark"]
+__all__ = ["BenchmarkResult", "benchmark", "read_benchmark_config", "run_benchmark"]
 
 CONFIG_FILE = "benchmark.yaml"
 STORE_FILE = "results.sqlite"
@@ -332,3 +333,32 @@ def _pool_folds(config: BenchmarkConfig, cells: list[Cell], data: dict[str, Prep
                                      config.evaluation)  # fmt: skip
         store.record_unit(record, metrics)
         report(BenchmarkEvent("unit", spec.unit_id))
+
+
+def benchmark(
+    config: BenchmarkConfig | str | Path | None = None,
+    /,
+    *,
+    on_event: Callable[[BenchmarkEvent], None] | None = None,
+    **options: Any,
+) -> BenchmarkResult:
+    """Run or resume a benchmark from a config, a YAML file or keyword options (``mb.benchmark``).
+
+    Args:
+        config: a :class:`~medbalance.benchmark.config.BenchmarkConfig`, a YAML file, or None.
+        on_event: called with each cell start, epoch and end.
+        **options: ``BenchmarkConfig`` keys (``data``, ``strategies``, ``seeds``, ``out``, ...);
+            they override ``config``'s, parsed as strictly as the CLI's flags.
+
+    Returns:
+        A :class:`BenchmarkResult` (``cells``: a DataFrame).
+    """
+    from medbalance.benchmark.config import load_benchmark_config
+    from medbalance.config import parse_config
+
+    if isinstance(config, BenchmarkConfig):
+        values = {**config_to_dict(config), **options}
+        parsed = parse_config(BenchmarkConfig, values, where="benchmark config") if options else config
+    else:
+        parsed = load_benchmark_config(config, options)
+    return run_benchmark(parsed, on_event=on_event)
