@@ -114,16 +114,7 @@ def benchmark(
     on_event: Callable[[BenchmarkEvent], None] | None = None,
     **options: Any,
 ) -> BenchmarkResult:
-    """Run or resume a benchmark (``medbalance benchmark``).
-
-    Args:
-        config: a :class:`~medbalance.benchmark.config.BenchmarkConfig`, a YAML file, or None.
-        on_event: called with each cell start, epoch and end.
-        **options: ``BenchmarkConfig`` keys (``data``, ``strategies``, ``seeds``, ``out``, ...).
-
-    Returns:
-        A :class:`~medbalance.benchmark.run.BenchmarkResult` (``cells``: a DataFrame).
-    """
+    """Run or resume a benchmark (``medbalance benchmark``): :func:`medbalance.benchmark.run.benchmark`."""
     from medbalance.benchmark.run import benchmark as run
 
     return run(config, on_event=on_event, **options)
