@@ -176,7 +176,10 @@ def test_monitor_rename_keeps_old_runs_resumable() -> None:
     """monitor 'auc' (before training adopted evaluation's names) is read as auc_roc, same hash."""
     from medbalance.training.config import TrainConfig, compute_train_config_hash
 
-    old, new = TrainConfig(out=Path("r"), monitor="auc"), TrainConfig(out=Path("r"))
-    assert old.monitor == new.monitor == "auc_roc"
+    from medbalance.training.sections import CheckpointSettings
+
+    old, new = TrainConfig(out=Path("r"), checkpoints=CheckpointSettings(monitor="auc")), TrainConfig(out=Path("r"))
+    assert old.checkpoints.monitor == new.checkpoints.monitor == "auc_roc"
     assert compute_train_config_hash(old) == compute_train_config_hash(new)
-    assert compute_train_config_hash(TrainConfig(out=Path("r"), monitor="mcc")) != compute_train_config_hash(new)
+    mcc = TrainConfig(out=Path("r"), checkpoints=CheckpointSettings(monitor="mcc"))
+    assert compute_train_config_hash(mcc) != compute_train_config_hash(new)

@@ -177,16 +177,22 @@ def nest_sections(cls: type, data: Mapping[str, Any], *, where: str = "config") 
     return nested
 
 
-def _sections(cls: type) -> set[str]:
-    return {path.split(".")[0] for path in section_paths(cls).values()}
+def _sections(cls: type) -> list[str]:
+    return list(dict.fromkeys(path.split(".")[0] for path in section_paths(cls).values()))
 
 
 def flatten_sections(cls: type, values: Mapping[str, Any]) -> dict[str, Any]:
-    """The inverse of :func:`nest_sections`: each section's keys lifted to the top level."""
+    """The inverse of :func:`nest_sections`: each section's keys lifted to the top level.
+
+    >>> from medbalance.training.config import TrainConfig
+    >>> flatten_sections(TrainConfig, {"out": "r", "optim": {"epochs": 5}, "phantoms": {"size": 32}})
+    {'out': 'r', 'phantoms': {'size': 32}, 'epochs': 5}
+    """
     sections = _sections(cls)
-    flat = {k: v for k, v in values.items() if k not in sections}
+    flat = {k: v for k, v in values.items() if k not in sections or not isinstance(v, Mapping)}
     for name in sections:
-        flat.update(values.get(name) or {})
+        if isinstance(values.get(name), Mapping):
+            flat.update(values[name])
     return flat
 
 

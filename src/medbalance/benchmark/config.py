@@ -271,14 +271,14 @@ def _merge_sections(path: Path, given: dict[str, Any]) -> dict[str, Any]:
         return given  # load_config reports the problem
     if not isinstance(base, dict):
         return given
-    from medbalance.config import merge_config_layers
+    from medbalance.config import flatten_sections, merge_config_layers
     from medbalance.training.config import TrainConfig
 
     merged = dict(given)
     for key in ("train", "evaluation", "strategy_params"):
         if isinstance(merged.get(key), Mapping) and isinstance(base.get(key), Mapping):
             merged[key] = (  # train keys may be flat (epochs) or in their section (optim.epochs) on either side
-                merge_config_layers(TrainConfig, base[key], given[key], where="train")
+                flatten_sections(TrainConfig, merge_config_layers(TrainConfig, base[key], given[key], where="train"))
                 if key == "train"
                 else {**base[key], **merged[key]}
             )
