@@ -16,7 +16,14 @@ from medbalance.benchmark.config import load_benchmark_config
 from medbalance.benchmark.grid import Cell, cell_train_config
 from medbalance.cli import main
 from medbalance.cli._train import parse_key_values
-from medbalance.config import config_to_dict, dump_config, flatten_sections, load_config, nest_sections, section_paths
+from medbalance.config import (
+    config_to_dict,
+    dump_config,
+    flatten_sections,
+    load_config,
+    nest_sections,
+    section_paths,
+)
 from medbalance.errors import ConfigError
 from medbalance.training.config import TrainConfig, compute_train_config_hash, load_train_config
 from medbalance.training.sections import CheckpointSettings, InputSettings, OptimSettings, SplitSettings

@@ -175,7 +175,6 @@ def test_flags_deep_merge_into_a_yaml_section(tmp_path: Path) -> None:
 def test_monitor_rename_keeps_old_runs_resumable() -> None:
     """monitor 'auc' (before training adopted evaluation's names) is read as auc_roc, same hash."""
     from medbalance.training.config import TrainConfig, compute_train_config_hash
-
     from medbalance.training.sections import CheckpointSettings
 
     old, new = TrainConfig(out=Path("r"), checkpoints=CheckpointSettings(monitor="auc")), TrainConfig(out=Path("r"))
