@@ -67,8 +67,9 @@ def train(
             the cache, e.g. ``lambda done, total: print(f"{done}/{total}", end="\r")``
             (medbalance draws no bar itself outside the CLI; ``progress=True`` switches
             Lightning's epoch bar).
-        **options: ``TrainConfig`` keys (``out``, ``data``, ``strategy``, ``epochs``, ...);
-            they override ``config``'s.
+        **options: ``TrainConfig`` keys (``out``, ``data``, ``strategy``, ``epochs``, ...), flat
+            or by section (``optim={"epochs": 5}``); they override ``config``'s however each
+            spells the key.
 
     Returns:
         A :class:`~medbalance.training.run.RunResult`: ``out``, ``status``, ``summary``,

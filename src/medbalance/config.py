@@ -155,15 +155,15 @@ def nest_sections(cls: type, data: Mapping[str, Any], *, where: str = "config") 
         ConfigError: a field given both flat and nested (``epochs`` and ``optim.epochs``),
             or a section that is not a mapping.
     """
-    paths = section_paths(cls)
+    paths, sections = section_paths(cls), _sections(cls)
     nested: dict[str, Any] = {}
     flat: list[tuple[str, str, Any]] = []
     for key, value in data.items():
         name = str(key).replace("-", "_")
         if name in paths:
             flat.append((str(key), name, value))
-        else:
-            nested[key] = dict(value) if name in _sections(cls) and isinstance(value, Mapping) else value
+        else:  # a section's mapping is copied, so the caller's is never changed
+            nested[key] = dict(value) if name in sections and isinstance(value, Mapping) else value
     for key, name, value in flat:
         owner = paths[name].split(".")[0]
         target = nested.setdefault(owner, {})
