@@ -250,3 +250,15 @@ def test_a_run_with_an_old_flat_config_yaml_resumes(
     last = json.loads((out / "checkpoints" / "last.json").read_text(encoding="utf-8"))
     assert last["config_hash"] == first.summary["config_hash"]
     assert "optim" in yaml.safe_load((out / "config.yaml").read_text(encoding="utf-8"))  # rewritten nested
+
+
+def test_benchmark_train_flags_override_the_files_nested_keys(tmp_path: Path) -> None:
+    path = tmp_path / "bench.yaml"
+    train = {"optim": {"epochs": 3, "lr": 0.01}, "input": {"image_size": 32}}
+    path.write_text(yaml.safe_dump(tiny_settings(tmp_path / "b", train=train)), encoding="utf-8")
+
+    config = load_benchmark_config(path, {"train": parse_key_values(["epochs=5", "optim.batch_size=4"], option="--train")})
+
+    assert config.train == {"epochs": 5, "lr": 0.01, "batch_size": 4, "image_size": 32}
+    cell = cell_train_config(config, Cell("ab", "none", "", 0), tmp_path / "b")
+    assert (cell.optim.epochs, cell.optim.lr, cell.optim.batch_size, cell.input.image_size) == (5, 0.01, 4, 32)
