@@ -15,6 +15,7 @@ from safetensors.torch import load_file
 import medbalance as mb
 from medbalance.cli import main
 from medbalance.errors import ConfigError
+from medbalance.training.sections import OptimSettings
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
@@ -68,10 +69,15 @@ def test_options_override_a_config_and_typos_fail_before_writing(tmp_path: Path)
     from medbalance.api import _train_config
 
     base = mb.load_train_config(None, {"out": tmp_path / "a", "epochs": 5})
-    assert _train_config(base, {"epochs": 2, "strategy": "oversample"}).epochs == 2
-    assert _train_config({"out": tmp_path / "b"}, {"lr": 1e-3}).lr == 1e-3
+    assert _train_config(base, {"epochs": 2, "strategy": "oversample"}).optim.epochs == 2
+    assert _train_config(base, {"optim": {"lr": 0.1}}).optim == OptimSettings(epochs=5, lr=0.1)  # nested keeps epochs
+    assert _train_config({"out": tmp_path / "b"}, {"lr": 1e-3}).optim.lr == 1e-3
+    assert _train_config({"out": tmp_path / "b", "optim": {"lr": 1e-3}}, {"lr": 0.5}).optim.lr == 0.5
     (tmp_path / "run.yaml").write_text(f"out: {tmp_path / 'y'}\nepochs: 3\n")
-    assert _train_config(tmp_path / "run.yaml", {"epochs": 1}).epochs == 1  # flags override the YAML
+    assert _train_config(tmp_path / "run.yaml", {"epochs": 1}).optim.epochs == 1  # flags override the YAML
+    (tmp_path / "nested.yaml").write_text(f"out: {tmp_path / 'y'}\noptim: {{epochs: 3}}\n")
+    assert _train_config(tmp_path / "nested.yaml", {"epochs": 1}).optim.epochs == 1
+    assert _train_config(tmp_path / "nested.yaml", {"optim.epochs": 2}).optim.epochs == 2
     with pytest.raises(ConfigError, match="epochs"):
         mb.train(out=tmp_path / "c", epoch=2)
     assert not (tmp_path / "c").exists()

@@ -52,8 +52,8 @@ def test_cells_ids_and_shards(tmp_path: Path) -> None:
     shards = [select_shard(cells, (i, 3)) for i in range(3)]
     assert sorted(c.cell_id for s in shards for c in s) == sorted(c.cell_id for c in cells)
     train = cell_train_config(config, Cell("ab", "oversample", "ema", 5, 2), tmp_path / "b")
-    assert (train.fold, train.seed, train.ema, train.strategy) == (2, 5, True, "oversample")
-    assert train.cache_dir == tmp_path / "b" / "data" / "ab" / "cache" and train.progress is False
+    assert (train.split.fold, train.seed, train.optim.ema, train.strategy) == (2, 5, True, "oversample")
+    assert train.input.cache_dir == tmp_path / "b" / "data" / "ab" / "cache" and train.run.progress is False
 
 
 def test_flags_update_the_files_sections_key_by_key(tmp_path: Path) -> None:

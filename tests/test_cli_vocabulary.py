@@ -68,12 +68,12 @@ def test_image_size_and_pipeline_are_named_as_in_train() -> None:
 def test_help_shows_the_config_defaults() -> None:
     """train and benchmark options default to None (so --config can fill them); help shows the real default."""
     from medbalance.benchmark.config import BenchmarkConfig
-    from medbalance.training.config import TrainConfig
+    from medbalance.training.sections import OptimSettings
 
     helps = {(path, name): param.help for path, command in _commands() for param in command.params  # type: ignore[attr-defined]
              for name in [param.name]}  # fmt: skip
-    assert helps[("train", "lr")].endswith(f"(default: {TrainConfig.lr}; > 0)")
-    assert helps[("train", "epochs")].endswith(f"(default: {TrainConfig.epochs}; >= 1)")
+    assert helps[("train", "lr")].endswith(f"(default: {OptimSettings.lr}; > 0)")
+    assert helps[("train", "epochs")].endswith(f"(default: {OptimSettings.epochs}; >= 1)")
     assert helps[("train", "monitor")].endswith("(default: auc_roc)")
     assert helps[("train", "phantom_size")].endswith("(default: 128; >= 32)")
     assert helps[("benchmark", "seeds")].endswith(f"(default: {BenchmarkConfig.seeds})")

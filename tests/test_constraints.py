@@ -20,7 +20,7 @@ import pytest
 
 import medbalance
 from medbalance.cli import main
-from medbalance.config import load_config, parse_config
+from medbalance.config import load_config, parse_config, section_paths
 from medbalance.constraints import BOUND_KEYS, _wants_int, bounds_text, check_constraints, check_value, option
 from medbalance.errors import ConfigError
 from medbalance.training.config import TrainConfig, compute_train_config_hash, load_train_config
@@ -126,15 +126,16 @@ def test_train_option_fails_the_same_way_from_yaml_python_and_cli(
 
     with pytest.raises(ConfigError) as from_yaml:
         load_train_config(config_file)
+    section = section_paths(TrainConfig)[key].split(".")[0]  # the option's section names the place
     with pytest.raises(ConfigError) as from_python:
-        TrainConfig(out=run, **{key: value})
+        type(getattr(TrainConfig(out=run), section))(**{key: value})
     code = main(["train", "--out", str(run), flag, str(value)])
     err = capsys.readouterr().err
 
-    assert str(from_yaml.value) == f"train.yaml: {expected}"
-    assert str(from_python.value) == f"TrainConfig: {expected}"
+    assert str(from_yaml.value) == f"train.yaml.{section}: {expected}"
+    assert str(from_python.value) == f"{section}: {expected}"
     assert code == 2
-    assert f"train config: {expected}" in " ".join(err.split())
+    assert f"train config.{section}: {expected}" in " ".join(err.split())
     assert not run.exists()
 
 
@@ -340,5 +341,7 @@ def test_declaring_bounds_does_not_change_the_train_config_hash() -> None:
     never enters config_to_dict, so the hash of the same values must not move.
     """
     assert compute_train_config_hash(TrainConfig(out=Path("runs/a"))) == "b759b32f5db9798b"
-    changed = TrainConfig(out=Path("runs/a"), sam=True, fold=1, epochs=3, early_stopping_patience=5)
+    changed = load_train_config(
+        None, {"out": "runs/a", "sam": True, "fold": 1, "epochs": 3, "early_stopping_patience": 5}
+    )
     assert compute_train_config_hash(changed) == "1a9f9e27d5fd6694"

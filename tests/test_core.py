@@ -175,8 +175,10 @@ def test_flags_deep_merge_into_a_yaml_section(tmp_path: Path) -> None:
 def test_monitor_rename_keeps_old_runs_resumable() -> None:
     """monitor 'auc' (before training adopted evaluation's names) is read as auc_roc, same hash."""
     from medbalance.training.config import TrainConfig, compute_train_config_hash
+    from medbalance.training.sections import CheckpointSettings
 
-    old, new = TrainConfig(out=Path("r"), monitor="auc"), TrainConfig(out=Path("r"))
-    assert old.monitor == new.monitor == "auc_roc"
+    old, new = TrainConfig(out=Path("r"), checkpoints=CheckpointSettings(monitor="auc")), TrainConfig(out=Path("r"))
+    assert old.checkpoints.monitor == new.checkpoints.monitor == "auc_roc"
     assert compute_train_config_hash(old) == compute_train_config_hash(new)
-    assert compute_train_config_hash(TrainConfig(out=Path("r"), monitor="mcc")) != compute_train_config_hash(new)
+    mcc = TrainConfig(out=Path("r"), checkpoints=CheckpointSettings(monitor="mcc"))
+    assert compute_train_config_hash(mcc) != compute_train_config_hash(new)

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from medbalance.cli import app
 from medbalance.defaults import DEFAULT_LR, PHANTOM_DEFAULTS
 from medbalance.synth.phantoms import PhantomConfig, generate_phantoms
-from medbalance.training.config import PhantomSpec, TrainConfig
+from medbalance.training.config import OptimSettings, PhantomSpec
 from medbalance.training.module import OptimizerSettings
 
 
@@ -24,7 +24,7 @@ def test_phantom_defaults_agree_everywhere() -> None:
 
 
 def test_learning_rate_default_agrees() -> None:
-    assert _defaults(TrainConfig)["lr"] == OptimizerSettings().lr == DEFAULT_LR
+    assert _defaults(OptimSettings)["lr"] == OptimizerSettings().lr == DEFAULT_LR
 
 
 def test_synth_phantoms_cli_generates_the_library_defaults(tmp_path) -> None:

@@ -52,7 +52,7 @@ def test_logit_map_equals_the_strategys_posthoc_adjustment() -> None:
     from medbalance.strategies import create_strategy
 
     classes, counts = ("benign", "malignant"), {"benign": 90, "malignant": 10}
-    config = {"strategy": "logit-adjust", "strategy_params": {"mode": "posthoc", "tau": 1.0}, "seed": 0}
+    config = {"strategy": "logit-adjust", "balancing": {"strategy_params": {"mode": "posthoc", "tau": 1.0}}, "seed": 0}
     scale, offset = compute_logit_map(config, classes, counts, "malignant")
     strategy = create_strategy("logit-adjust", mode="posthoc", tau=1.0).fit(
         np.array([0] * 90 + [1] * 10), 2, seed=0, positive_index=1, class_names=list(classes)

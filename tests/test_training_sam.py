@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader
 
 from medbalance.errors import ConfigError
 from medbalance.strategies import create_strategy
-from medbalance.training.config import TrainConfig
+from medbalance.training.config import TrainConfig, load_train_config
 from medbalance.training.finetune import build_param_groups
 from medbalance.training.models import create_model
 from medbalance.training.module import ClassifierTask, OptimizerSettings
@@ -91,14 +91,15 @@ def test_sam_step_matches_the_reference_and_differs_from_adamw() -> None:
 )  # fmt: skip
 def test_sam_option_errors(tmp_path: Path, changes: dict, error: str) -> None:
     with pytest.raises(ConfigError, match=error):
-        TrainConfig(out=tmp_path, sam=True, **changes)
+        load_train_config(None, {"out": tmp_path, "sam": True, **changes})
 
 
 def test_tiny_run_with_sam_and_ema_completes(tmp_path: Path) -> None:
-    from medbalance.training.config import PhantomSpec
+    from medbalance.training.config import InputSettings, OptimSettings, PhantomSpec, RunSettings
 
-    config = TrainConfig(out=tmp_path / "run", sam=True, ema=True, epochs=2, image_size=32, batch_size=8,
-                         phantoms=PhantomSpec(n_patients=30, prevalence=0.3, size=32), progress=False)  # fmt: skip
+    config = TrainConfig(out=tmp_path / "run", optim=OptimSettings(sam=True, ema=True, epochs=2, batch_size=8),
+                         input=InputSettings(image_size=32), run=RunSettings(progress=False),
+                         phantoms=PhantomSpec(n_patients=30, prevalence=0.3, size=32))  # fmt: skip
     result = train(config)
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert result.status == "completed" and summary["status"] == "completed"

@@ -138,7 +138,7 @@ def test_yaml_config_with_cli_overrides(tmp_path: Path) -> None:
     path = tmp_path / "run.yaml"
     path.write_text("out: runs/x\nepochs: 3\nstrategy: focal\nstrategy_params: {gamma: 1.0}\n")
     config = load_train_config(path, {"epochs": 5, "lr": None})
-    assert (config.epochs, config.strategy, config.strategy_params) == (5, "focal", {"gamma": 1.0})
+    assert (config.optim.epochs, config.strategy, config.balancing.strategy_params) == (5, "focal", {"gamma": 1.0})
     path.write_text("out: runs/x\nbatch_sise: 3\n")
     with pytest.raises(ConfigError, match="Did you mean 'batch_size'"):
         load_train_config(path)

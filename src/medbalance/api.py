@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from medbalance.config import config_to_dict, parse_config
+from medbalance.config import config_to_dict, merge_config_layers, parse_config
 from medbalance.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -40,10 +40,12 @@ __all__ = ["benchmark", "evaluate", "leaderboard", "train"]
 def _train_config(config: TrainConfig | str | Path | Mapping[str, Any] | None, options: Mapping[str, Any]) -> Any:
     from medbalance.training.config import TrainConfig, load_train_config
 
-    if isinstance(config, TrainConfig):
-        return load_train_config(None, {**config_to_dict(config), **options}) if options else config
-    if isinstance(config, Mapping):
-        return load_train_config(None, {**config, **options})
+    if isinstance(config, TrainConfig) and not options:
+        return config
+    if isinstance(config, TrainConfig | Mapping):
+        base = config_to_dict(config) if isinstance(config, TrainConfig) else config
+        # flat or nested keys in either: an option overrides the config's key however each is spelt
+        return load_train_config(None, merge_config_layers(TrainConfig, base, options, where="train options"))
     return load_train_config(config, options)
 
 
@@ -65,8 +67,9 @@ def train(
             the cache, e.g. ``lambda done, total: print(f"{done}/{total}", end="\r")``
             (medbalance draws no bar itself outside the CLI; ``progress=True`` switches
             Lightning's epoch bar).
-        **options: ``TrainConfig`` keys (``out``, ``data``, ``strategy``, ``epochs``, ...);
-            they override ``config``'s.
+        **options: ``TrainConfig`` keys (``out``, ``data``, ``strategy``, ``epochs``, ...), flat
+            or by section (``optim={"epochs": 5}``); they override ``config``'s however each
+            spells the key.
 
     Returns:
         A :class:`~medbalance.training.run.RunResult`: ``out``, ``status``, ``summary``,

@@ -7,6 +7,7 @@ ignored; nothing is ``eval``'d. The resolved config is written next to results.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import types
@@ -25,10 +26,15 @@ __all__ = [
     "config_hash",
     "config_to_dict",
     "dump_config",
+    "flatten_sections",
     "load_config",
+    "merge_config_layers",
     "merge_overrides",
+    "nest_sections",
     "parse_config",
     "read_yaml_mapping",
+    "section",
+    "section_paths",
 ]
 
 C = TypeVar("C")
@@ -102,6 +108,109 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
     return value
 
 
+def section(cls: type[Any]) -> Any:
+    """A dataclass field holding the section ``cls`` (built with its defaults).
+
+    The section's field names may be given flat at the top level of the parent
+    (``epochs`` for ``optim.epochs``): :func:`nest_sections` moves them in. Names must
+    therefore be unique across the parent's fields and all its sections.
+    """
+    return dataclasses.field(default_factory=cls, metadata={"section": True})
+
+
+@functools.cache
+def section_paths(cls: Any) -> dict[str, str]:
+    """Flat field name -> dotted path (``"epochs"`` -> ``"optim.epochs"``) for ``cls``'s sections.
+
+    Derived from the dataclasses: the fields of every field declared with :func:`section`.
+    Empty for a class without sections.
+
+    Raises:
+        TypeError: two sections (or a section and the class itself) declare the same name.
+    """
+    own = {f.name for f in dataclasses.fields(cls)}
+    hints = get_type_hints(cls)
+    paths: dict[str, str] = {}
+    for f in dataclasses.fields(cls):
+        if not f.metadata.get("section"):
+            continue
+        for inner in dataclasses.fields(hints[f.name]):
+            if inner.name in own or inner.name in paths:
+                raise TypeError(f"{cls.__name__}: field {inner.name!r} of section {f.name!r} is not unique")
+            paths[inner.name] = f"{f.name}.{inner.name}"
+    return paths
+
+
+def nest_sections(cls: type, data: Mapping[str, Any], *, where: str = "config") -> dict[str, Any]:
+    """``data`` with each flat key of a section moved into it (``epochs: 5`` -> ``optim: {epochs: 5}``).
+
+    Keys already nested, top-level fields and unknown keys (left for :func:`parse_config`
+    to report) stay as they are. A class without sections gets ``data`` back unchanged.
+
+    >>> from medbalance.training.config import TrainConfig
+    >>> nest_sections(TrainConfig, {"out": "r", "epochs": 5, "optim": {"lr": 0.1}})
+    {'out': 'r', 'optim': {'lr': 0.1, 'epochs': 5}}
+
+    Raises:
+        ConfigError: a field given both flat and nested (``epochs`` and ``optim.epochs``),
+            or a section that is not a mapping.
+    """
+    paths, sections = section_paths(cls), _sections(cls)
+    nested: dict[str, Any] = {}
+    flat: list[tuple[str, str, Any]] = []
+    for key, value in data.items():
+        name = str(key).replace("-", "_")
+        if name in paths:
+            flat.append((str(key), name, value))
+        else:  # a section's mapping is copied, so the caller's is never changed
+            nested[key] = dict(value) if name in sections and isinstance(value, Mapping) else value
+    for key, name, value in flat:
+        owner = paths[name].split(".")[0]
+        target = nested.setdefault(owner, {})
+        if not isinstance(target, dict):
+            raise ConfigError(f"{where}.{owner}: expected a mapping, got {target!r}.")
+        if any(str(k).replace("-", "_") == name for k in target):
+            raise ConfigError(
+                f"{where}: {name} is given twice, as {key!r} and as {paths[name]!r}; keep one of them."
+            )
+        target[name] = value
+    return nested
+
+
+def _sections(cls: type) -> list[str]:
+    return list(dict.fromkeys(path.split(".")[0] for path in section_paths(cls).values()))
+
+
+def flatten_sections(cls: type, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The inverse of :func:`nest_sections`: each section's keys lifted to the top level.
+
+    >>> from medbalance.training.config import TrainConfig
+    >>> flatten_sections(TrainConfig, {"out": "r", "optim": {"epochs": 5}, "phantoms": {"size": 32}})
+    {'out': 'r', 'phantoms': {'size': 32}, 'epochs': 5}
+    """
+    sections = _sections(cls)
+    flat = {k: v for k, v in values.items() if k not in sections or not isinstance(v, Mapping)}
+    for name in sections:
+        if isinstance(values.get(name), Mapping):
+            flat.update(values[name])
+    return flat
+
+
+def merge_config_layers(cls: type, base: Mapping[str, Any], *overrides: Mapping[str, Any] | None,
+                        where: str = "config") -> dict[str, Any]:  # fmt: skip
+    """``base`` with each of ``overrides`` deep-merged into it, in turn (later ones win).
+
+    Each layer is nested first (:func:`nest_sections`), so a flat key of one layer
+    overrides the nested key of an earlier one. Dotted keys name nested ones in every
+    layer; ``None`` values of the overrides are skipped (:func:`merge_overrides`), those
+    of ``base`` kept.
+    """
+    merged = nest_sections(cls, _merge({}, base, skip_none=False), where=where)
+    for layer in overrides:
+        merged = merge_overrides(merged, nest_sections(cls, merge_overrides({}, layer), where=where))
+    return merged
+
+
 def parse_config(cls: type[C], data: Mapping[str, Any], *, where: str = "config") -> C:
     """Build the frozen dataclass ``cls`` from a mapping, strictly.
 
@@ -120,10 +229,11 @@ def parse_config(cls: type[C], data: Mapping[str, Any], *, where: str = "config"
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     hints = get_type_hints(cls)
     kwargs: dict[str, Any] = {}
-    for key, value in data.items():
+    paths = section_paths(cls)
+    for key, value in nest_sections(cls, data, where=where).items():
         key = str(key).replace("-", "_")
         if key not in fields:
-            look_up_option(key, fields, what=f"key in {where}")
+            look_up_option(key, [*fields, *paths], what=f"key in {where}")
         kwargs[key] = _convert(value, hints[key], f"{where}.{key}")
         check_value(cls, key, kwargs[key], where)
     missing = [
@@ -158,9 +268,14 @@ def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
 
 
 def load_config(cls: type[C], path: str | Path, overrides: Mapping[str, Any] | None = None) -> C:
-    """Read a YAML file into ``cls``; ``overrides`` (e.g. CLI flags) win over the file."""
+    """Read a YAML file into ``cls``; ``overrides`` (e.g. CLI flags) win over the file.
+
+    A class with sections takes flat or nested keys in the file and in ``overrides``
+    alike; a flat override wins over the file's nested key (:func:`merge_config_layers`).
+    """
     data = read_yaml_mapping(path)
-    return parse_config(cls, merge_overrides(data, overrides), where=Path(path).name)
+    where = Path(path).name
+    return parse_config(cls, merge_config_layers(cls, data, overrides, where=where), where=where)
 
 
 def merge_overrides(data: Mapping[str, Any], overrides: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -174,16 +289,20 @@ def merge_overrides(data: Mapping[str, Any], overrides: Mapping[str, Any] | None
     ...                 {"phantoms": {"prevalence": 0.1}, "phantoms.size": 32, "lr": None})
     {'epochs': 3, 'phantoms': {'size': 32, 'prevalence': 0.1}}
     """
+    return _merge(data, overrides, skip_none=True)
+
+
+def _merge(data: Mapping[str, Any], overrides: Mapping[str, Any] | None, *, skip_none: bool) -> dict[str, Any]:
     merged: dict[str, Any] = dict(data)
     for key, value in (overrides or {}).items():
-        if value is None:
+        if value is None and skip_none:
             continue
         head, dot, rest = str(key).partition(".")
         if dot:
             value, key = {rest: value}, head
         current = merged.get(key)
         if isinstance(current, Mapping) and isinstance(value, Mapping):
-            merged[key] = merge_overrides(current, value)
+            merged[key] = _merge(current, value, skip_none=skip_none)
         else:
             merged[key] = value
     return merged

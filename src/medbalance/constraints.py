@@ -9,8 +9,8 @@ message format (``"<where>: epochs must be an integer >= 1, got 0. Fix: ..."``):
 - :func:`medbalance.config.parse_config` (YAML, CLI flags, strategy parameters),
   before the dataclass is built, with the file or section as ``<where>``;
 - the dataclass's ``__post_init__`` through :func:`check_constraints`, so that
-  direct construction (``TrainConfig(epochs=0)``) fails the same way, with the
-  class name as ``<where>``.
+  direct construction (``OptimSettings(epochs=0)``, a section of ``TrainConfig``) fails the same way, with the
+  class (or section: ``optim``, ``phantoms``) name as ``<where>``.
 
 Choices stay ``Literal`` types (checked, with "did you mean", by the parser);
 rules that tie two fields together stay explicit checks in ``__post_init__``.

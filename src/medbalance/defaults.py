@@ -3,7 +3,7 @@
 The phantom generator (``synth.PhantomConfig``), training's ``phantoms:`` section
 (``training.config.PhantomSpec``) and ``medbalance synth phantoms`` all default to
 ``PHANTOM_DEFAULTS``, and the first two declare those fields once, through
-:func:`phantom_option` (default and bounds); ``TrainConfig.lr`` and the task's ``OptimizerSettings.lr`` to
+:func:`phantom_option` (default and bounds); training's ``optim.lr`` (``training.sections.OptimSettings``) and the task's ``OptimizerSettings.lr`` to
 ``DEFAULT_LR``. The demo's preset (``demo.DEMO_PRESET``) deliberately differs and says so.
 
 >>> PHANTOM_DEFAULTS["prevalence"], DEFAULT_LR

@@ -18,12 +18,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from medbalance.benchmark.grid import Cell
 from medbalance.benchmark.store import MetricRecord, UnitRecord
 from medbalance.benchmark.units import UnitSpec, build_unit, ood_predictions_path
 from medbalance.evaluation.evaluate import EvaluateConfig
+
+if TYPE_CHECKING:
+    from medbalance.training.config import TrainConfig
 
 __all__ = ["BenchmarkEvent", "CellOutcome", "CellTask", "run_cell"]
 
@@ -62,7 +65,7 @@ class CellTask:
     cell: Cell
     index: int
     total: int
-    train_config: Any
+    train_config: TrainConfig
     ood: tuple[tuple[str, Path, Path], ...]
     units: tuple[UnitSpec, ...]
     bench: Path
@@ -136,7 +139,7 @@ def _one_experiment(task: CellTask) -> Iterator[None]:
     Only when the user set neither ``MLFLOW_TRACKING_URI`` nor ``MLFLOW_EXPERIMENT_NAME``
     (their server and experiment win); the variables are restored after the cell.
     """
-    if "mlflow" not in tuple(getattr(task.train_config, "loggers", ()) or ()):
+    if "mlflow" not in tuple(task.train_config.run.loggers):
         yield
         return
     wanted = {
@@ -175,7 +178,7 @@ def run_cell(task: CellTask, report: Callable[[BenchmarkEvent], None] | None = N
     started, started_at = time.time(), _now()
     send = _to_console(report)
     send(BenchmarkEvent("cell_start", task.cell.cell_id, task.index, task.total,
-                        epochs=task.train_config.epochs))  # fmt: skip
+                        epochs=task.train_config.optim.epochs))  # fmt: skip
     run_dir = Path(task.train_config.out)
     units = []
     try:

@@ -45,7 +45,8 @@ def predict_with_run(run_dir: Path, manifest: Manifest, cache_dir: Path, out_csv
 
     run_dir = Path(run_dir)
     config = load_config(TrainConfig, run_dir / "config.yaml")
-    config = dataclasses.replace(config, pretrained=False, weights=None, out=run_dir)
+    network = dataclasses.replace(config.network, pretrained=False, weights=None)  # the checkpoint's weights follow
+    config = dataclasses.replace(config, network=network, out=run_dir)
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     if not summary.get("best_checkpoint"):
         raise DataError(f"run {run_dir} has no best checkpoint (summary.json best_checkpoint is empty).")
@@ -64,8 +65,9 @@ def predict_with_run(run_dir: Path, manifest: Manifest, cache_dir: Path, out_csv
     normalization = Normalization.from_preprocessing(preprocessing)
     cache = PreprocessCache(cache_dir, raw)
     data = RunData(train_manifest, preprocessing, cache, normalization)
+    balancing = config.balancing
     strategy = create_strategy(
-        config.strategy, allow_double_balancing=config.allow_double_balancing, **config.strategy_params
+        config.strategy, allow_double_balancing=balancing.allow_double_balancing, **balancing.strategy_params
     )
     strategy = _fit_strategy(strategy, config, data)
     task = _create_task(config, data, strategy, channels_last=False)
@@ -74,7 +76,7 @@ def predict_with_run(run_dir: Path, manifest: Manifest, cache_dir: Path, out_csv
     dataset = ManifestDataset(
         manifest, cache, normalization=None if "batch" in strategy.hooks else normalization, seed=config.seed
     )
-    device = torch.device("cuda" if torch.cuda.is_available() and config.accelerator != "cpu" else "cpu")
-    logits, probs = compute_predictions(task, dataset, batch_size=config.batch_size, device=device)
+    device = torch.device("cuda" if torch.cuda.is_available() and config.hardware.accelerator != "cpu" else "cpu")
+    logits, probs = compute_predictions(task, dataset, batch_size=config.optim.batch_size, device=device)
     write_predictions(out_csv, dataset, logits, probs, task.class_names)
     return len(dataset)

@@ -27,6 +27,7 @@ Example YAML::
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -271,10 +272,17 @@ def _merge_sections(path: Path, given: dict[str, Any]) -> dict[str, Any]:
         return given  # load_config reports the problem
     if not isinstance(base, dict):
         return given
+    from medbalance.config import flatten_sections, merge_config_layers
+    from medbalance.training.config import TrainConfig
+
     merged = dict(given)
     for key in ("train", "evaluation", "strategy_params"):
         if isinstance(merged.get(key), Mapping) and isinstance(base.get(key), Mapping):
-            merged[key] = {**base[key], **merged[key]}
+            merged[key] = (  # train keys may be flat (epochs) or in their section (optim.epochs) on either side
+                flatten_sections(TrainConfig, merge_config_layers(TrainConfig, base[key], given[key], where="train"))
+                if key == "train"
+                else {**base[key], **merged[key]}
+            )
     return merged
 
 
@@ -293,7 +301,12 @@ def load_benchmark_config(
     if "data" in given:
         given["data"] = data_from_flags(given["data"])
     if path is not None:
-        return load_config(BenchmarkConfig, path, _merge_sections(Path(path), given))
+        given = _merge_sections(Path(path), given)
+        # train is merged with the file's already; a second, deep merge would bring back the
+        # file's spelling of a key (optim: {epochs: 3}) beside the flag's (epochs: 5)
+        train = given.pop("train") if isinstance(given.get("train"), Mapping) else None
+        config = load_config(BenchmarkConfig, path, given)
+        return config if train is None else dataclasses.replace(config, train=dict(train))
     if "data" not in given:
         raise ConfigError("no data: pass --data MANIFEST.csv (or phantoms), or --config bench.yaml.")
     return parse_config(BenchmarkConfig, given, where="benchmark config")

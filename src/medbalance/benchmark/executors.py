@@ -98,7 +98,7 @@ def run_ray(
         pending = {}
         for task in tasks:
             report(BenchmarkEvent("cell_start", task.cell.cell_id, task.index, task.total,
-                                  epochs=task.train_config.epochs))  # fmt: skip
+                                  epochs=task.train_config.optim.epochs))  # fmt: skip
             pending[remote.remote(task)] = task
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)

@@ -9,6 +9,7 @@ seed differ. :func:`check_benchmark` builds every cell's ``TrainConfig`` and the
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,29 +123,33 @@ def cell_train_config(config: BenchmarkConfig, cell: Cell, bench: Path) -> Any:
     Raises:
         ConfigError: a reserved or unknown train key, a bad variant or value.
     """
-    from medbalance.config import parse_config
+    from medbalance.config import merge_config_layers, parse_config, section_paths
     from medbalance.training.config import TrainConfig
 
-    for key in config.train:
-        if key.replace("-", "_") in RESERVED_TRAIN_KEYS:
-            raise ConfigError(
-                f"train.{key} is set by the benchmark for every cell; use {RESERVED_TRAIN_KEYS[key]} instead."
-            )
+    sections = {path.split(".")[0] for path in section_paths(TrainConfig).values()}
+    for key, value in config.train.items():
+        nested = key in sections and isinstance(value, Mapping)
+        for path in [f"{key}.{name}" for name in value] if nested else [key]:
+            name = path.rpartition(".")[2].replace("-", "_")
+            if name in RESERVED_TRAIN_KEYS:
+                raise ConfigError(
+                    f"train.{path} is set by the benchmark for every cell; use {RESERVED_TRAIN_KEYS[name]} instead."
+                )
+    where = f"cell {cell.cell_id}"
     data_dir = bench / "data" / cell.train_set
-    values = {
-        **config.train,
-        **parse_variant(cell.variant),
+    fixed = {
         "out": str(bench / "cells" / cell.cell_id),
         "data": str(data_dir / "manifest.csv"),
         "strategy": cell.strategy,
         "strategy_params": dict(config.strategy_params.get(cell.strategy, {})),
         "seed": cell.seed,
-        "fold": None if cell.fold < 0 else cell.fold,
+        "fold": None if cell.fold < 0 else cell.fold,  # None skipped: the default, as train cannot set it
         "cache_dir": str(data_dir / "cache"),
         "overwrite": True,
         "progress": False,
     }
-    return parse_config(TrainConfig, values, where=f"cell {cell.cell_id}")
+    values = merge_config_layers(TrainConfig, config.train, parse_variant(cell.variant), fixed, where=where)
+    return parse_config(TrainConfig, values, where=where)
 
 
 def _check_data_set(spec: DataSetSpec, phantom_domains: tuple[str, ...] | None) -> bool:

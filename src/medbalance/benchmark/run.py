@@ -185,16 +185,16 @@ def _task(config: BenchmarkConfig, cell: Cell, index: int, total: int, data: dic
 
 def _cell_record(config: BenchmarkConfig, cell: Cell, data: PreparedData, status: str, *,
                  outcome: CellOutcome | None = None) -> CellRecord:  # fmt: skip
-    from medbalance.config import config_hash
-    from medbalance.training.config import RUN_CONTROL_FIELDS
+    from medbalance.config import config_hash, flatten_sections
+    from medbalance.training.config import RUN_CONTROL_FIELDS, TrainConfig
 
     train_config = cell_train_config(config, cell, config.out)
+    flat = flatten_sections(TrainConfig, config_to_dict(train_config))  # the hash of before the sections
     return CellRecord(
         cell_id=cell.cell_id, train_set=cell.train_set, strategy=cell.strategy, variant=cell.variant,
         seed=cell.seed, fold=cell.fold, status=status, run_dir=f"cells/{cell.cell_id}",
         config_json=json.dumps(config_to_dict(train_config), sort_keys=True, default=str),
-        config_hash=config_hash({k: v for k, v in config_to_dict(train_config).items()
-                                 if k not in RUN_CONTROL_FIELDS and k != "data"}), data_hash=data.data_hash, code_version=code_version(),
+        config_hash=config_hash({k: v for k, v in flat.items() if k not in RUN_CONTROL_FIELDS and k != "data"}), data_hash=data.data_hash, code_version=code_version(),
         started_at=outcome.started_at if outcome else "", finished_at=outcome.finished_at if outcome else "",
         seconds=outcome.seconds if outcome else None, error=outcome.error if outcome else "",
     )  # fmt: skip

@@ -17,6 +17,7 @@ from typing import Any
 
 import typer
 
+from medbalance.config import section_paths
 from medbalance.constraints import describe_constraint
 
 __all__ = ["show_config_defaults"]
@@ -66,20 +67,24 @@ def show_config_defaults(
     Args:
         command: the Typer command function (its parameters' defaults are ``typer.Option``).
         config_class: the dataclass whose field defaults apply.
-        fields: option parameter -> dotted field path where they differ (``augment`` ->
-            ``augmentation``, ``phantom_size`` -> ``phantoms.size``).
+        fields: option parameter -> field name or dotted path where they differ (``augment`` ->
+            ``augmentation``, ``phantom_size`` -> ``phantoms.size``). A field of one of
+            ``config_class``'s sections is found by its flat name (``epochs`` ->
+            ``optim.epochs``, :func:`medbalance.config.section_paths`).
     """
     defaults = _defaults(config_class)
+    sections = section_paths(config_class)
     for name, parameter in inspect.signature(command).parameters.items():
         info = parameter.default
         if not isinstance(info, typer.models.OptionInfo):
             continue
+        path = (fields or {}).get(name, name)
+        path = sections.get(path, path)  # a section's field: epochs -> optim.epochs
         if info.default is not None:  # Typer shows this default itself; add the bounds
-            bounds = _bounds(config_class, (fields or {}).get(name, name))
+            bounds = _bounds(config_class, path)
             if bounds and info.help and bounds not in info.help:
                 info.help = f"{info.help} ({bounds})"
             continue
-        path = (fields or {}).get(name, name)
         value: Any = defaults
         for part in path.split("."):
             if isinstance(value, Mapping) and part in value:

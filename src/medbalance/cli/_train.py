@@ -208,9 +208,9 @@ def train(
     if any(v is not None for v in phantoms.values()):
         values["phantoms"] = {k: v for k, v in phantoms.items() if v is not None}
     config = load_train_config(config_file, values)
-    with cache_progress_bar(enabled=config.progress) as update:
+    with cache_progress_bar(enabled=config.run.progress) as update:
         result = run_training(
-            config, callbacks=epoch_progress_callbacks(enabled=config.progress), cache_progress=update
+            config, callbacks=epoch_progress_callbacks(enabled=config.run.progress), cache_progress=update
         )
     from medbalance.training._launch import is_launch_primary
 

@@ -59,7 +59,8 @@ def compute_logit_map(
 ) -> tuple[list[float], list[float]]:
     """The strategy's post-hoc logit adjustment as per-class ``scale`` and ``offset``.
 
-    The strategy is rebuilt from ``config.yaml`` and refitted on the training class
+    The strategy is rebuilt from ``config.yaml`` (its sections nested, as
+    :class:`~medbalance.inference._run_record.RunRecord` holds it) and refitted on the training class
     counts (what it was fitted on), then probed: every medbalance post-hoc adjustment
     is affine per class (logit adjustment subtracts ``tau * log prior``; LDAM scales).
 
@@ -68,9 +69,10 @@ def compute_logit_map(
     """
     from medbalance.strategies import create_strategy
 
+    balancing = config.get("balancing") or {}
     strategy = create_strategy(
-        str(config.get("strategy", "none")), allow_double_balancing=bool(config.get("allow_double_balancing", False)),
-        **dict(config.get("strategy_params") or {}),
+        str(config.get("strategy", "none")), allow_double_balancing=bool(balancing.get("allow_double_balancing", False)),
+        **dict(balancing.get("strategy_params") or {}),
     )  # fmt: skip
     labels = np.concatenate([np.full(int(class_counts.get(c, 0)), i) for i, c in enumerate(classes)])
     strategy.fit(

@@ -42,7 +42,8 @@ class RunRecord:
         metrics: the evaluation's ``metrics.json``.
         evaluation_dir: where ``metrics.json`` was read.
         split_csv: ``split.csv`` (every image with its split), or None when absent.
-        config: ``config.yaml`` (the resolved training config; strategy and its parameters).
+        config: ``config.yaml`` (the resolved training config; strategy and its parameters),
+            with its sections nested (``config["balancing"]["strategy_params"]``).
     """
 
     run_dir: Path
@@ -120,7 +121,11 @@ def read_run_record(run_dir: str | Path, *, evaluation_dir: str | Path | None = 
     config_file = run / "config.yaml"
     if not config_file.is_file():
         raise FileNotFoundError(f"{config_file} does not exist; the run folder is incomplete.")
-    config = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
+    from medbalance.config import nest_sections
+    from medbalance.training.config import TrainConfig
+
+    # nested, whether the run wrote it flat (before the config had sections) or nested
+    config = nest_sections(TrainConfig, yaml.safe_load(config_file.read_text(encoding="utf-8")) or {})
     return RunRecord(
         run_dir=run,
         summary=summary,

@@ -73,9 +73,9 @@ def load_run_manifest(config: TrainConfig) -> Manifest:
             raise DataError(
                 f"--data {path} is a folder; pass its manifest CSV (made by `medbalance data ...`) or 'phantoms'."
             )
-        manifest = load_manifest(path, classes=config.classes, positive_class=config.positive_class)
+        manifest = load_manifest(path, classes=config.labels.classes, positive_class=config.labels.positive_class)
     report = validate_manifest(
-        manifest, n_folds=2, group_by=config.group_by, check_images=False,
+        manifest, n_folds=2, group_by=config.split.group_by, check_images=False,
         too_small_fix="training needs at least 2 {group_by} groups of class {cls!r} (one for validation, one for "
         "test); add images of more {group_by}s of that class, or merge it with another class (`medbalance data "
         "--class-map`)",
@@ -149,10 +149,10 @@ def compute_split_hash(manifest: Manifest) -> str:
 def create_preprocess_config(config: TrainConfig) -> PreprocessConfig:
     """The preprocessing (cache key; no normalisation statistics yet) of a training config."""
     return PreprocessConfig(
-        kind=config.preprocess,
-        size=config.image_size,
-        channels=int(config.channels),  # type: ignore[arg-type]
-        equalize=config.equalize,
+        kind=config.input.preprocess,
+        size=config.input.image_size,
+        channels=int(config.network.channels),  # type: ignore[arg-type]
+        equalize=config.input.equalize,
     )
 
 
@@ -166,19 +166,19 @@ def prepare_run_data(config: TrainConfig, *, progress: Callable[[int, int], None
         LeakageError: a patient (or group) straddles splits.
     """
     manifest = load_run_manifest(config)
-    if config.fold is not None:
-        manifest = apply_fold(manifest, config.fold)
+    if config.split.fold is not None:
+        manifest = apply_fold(manifest, config.split.fold)
     manifest = split_manifest(
-        manifest, fractions=config.fractions, group_by=config.group_by, seed=config.seed
+        manifest, fractions=config.split.fractions, group_by=config.split.group_by, seed=config.seed
     )
-    assert_no_leakage(manifest, group_by=config.group_by)
+    assert_no_leakage(manifest, group_by=config.split.group_by)
     for split in ("train", "val"):
         if not (manifest.table["split"] == split).any():
             raise DataError(f"the {split} split is empty; check --fractions or the manifest's split column.")
     preprocessing = create_preprocess_config(config)
-    cache = PreprocessCache(config.cache_dir or config.out / "cache", preprocessing)
+    cache = PreprocessCache(config.input.cache_dir or config.out / "cache", preprocessing)
     cache.build(manifest, progress=progress)
-    normalization = Normalization.from_training_split(cache, manifest) if config.normalize else None
+    normalization = Normalization.from_training_split(cache, manifest) if config.input.normalize else None
     if normalization is not None:
         preprocessing = normalization.stored_in(preprocessing)
     return RunData(manifest, preprocessing, cache, normalization)
@@ -189,7 +189,7 @@ def create_datasets(
 ) -> dict[str, ManifestDataset]:
     """Train (augmented), val and test datasets of ``data``."""
     norm = data.normalization if normalize_in_dataset else None
-    preset = config.augmentation
+    preset = config.input.augmentation
     augmentation = None if preset == "none" else create_augmentation(preset)
     sets = {}
     for split in ("train", "val", "test"):

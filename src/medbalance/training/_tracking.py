@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from medbalance.config import config_to_dict
+from medbalance.config import config_to_dict, flatten_sections
 from medbalance.errors import ConfigError
 from medbalance.training.config import TrainConfig
 
@@ -75,9 +75,9 @@ def create_loggers(config: TrainConfig, out: Path) -> list[Any]:
     from lightning.pytorch.loggers import CSVLogger
 
     # A resumed run logs into a new version folder: CSVLogger would delete the first attempt's steps.
-    version = f"resumed-{int(time.time())}" if config.resume else ""
+    version = f"resumed-{int(time.time())}" if config.run.resume else ""
     loggers: list[Any] = [CSVLogger(save_dir=str(out), name="logs", version=version)]
-    for name in config.loggers:
+    for name in config.run.loggers:
         _require(name)
         if name == "tensorboard":
             from lightning.pytorch.loggers import TensorBoardLogger
@@ -129,8 +129,13 @@ def _flat(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def log_hyperparameters(loggers: Sequence[Any], config: TrainConfig) -> None:
-    """The whole resolved config (nested keys as ``phantoms.size``) to every tracker."""
-    params = _flat(config_to_dict(config))
+    """The whole resolved config to every tracker.
+
+    Section fields keep their flat names (``epochs``, not ``optim.epochs``), so runs
+    logged before the config had sections compare with later ones; other nested keys
+    are dotted (``phantoms.size``, ``strategy_params.gamma``).
+    """
+    params = _flat(flatten_sections(TrainConfig, config_to_dict(config)))
     for logger in loggers:
         logger.log_hyperparams(params)
 

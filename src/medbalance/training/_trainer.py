@@ -44,25 +44,25 @@ def resolve_device(config: TrainConfig) -> DeviceChoice:
             without a CUDA GPU, or 16-bit mixed precision on CPU.
     """
     has_cuda, has_mps = torch.cuda.is_available(), _mps_available()
-    if config.accelerator == "gpu" and not has_cuda:
+    if config.hardware.accelerator == "gpu" and not has_cuda:
         hint = " This Mac has MPS: use --accelerator mps (or auto)." if has_mps else ""
         raise ConfigError(
             f"--accelerator gpu was given but no CUDA GPU is visible; use --accelerator auto or cpu.{hint}"
         )
-    if config.accelerator == "mps" and not has_mps:
+    if config.hardware.accelerator == "mps" and not has_mps:
         raise ConfigError(
             "--accelerator mps was given but Apple's MPS backend is not available (it needs an Apple "
             "silicon Mac and a torch build with MPS); use --accelerator auto or cpu."
         )
-    if config.accelerator == "auto":
+    if config.hardware.accelerator == "auto":
         kind = "cuda" if has_cuda else "mps" if has_mps else "cpu"
     else:
-        kind = {"gpu": "cuda", "mps": "mps", "cpu": "cpu"}[config.accelerator]
-    parse_devices(config.devices, kind)  # GPU ids for a CPU or MPS run fail here, before any data work
-    precision: str = config.precision
+        kind = {"gpu": "cuda", "mps": "mps", "cpu": "cpu"}[config.hardware.accelerator]
+    parse_devices(config.hardware.devices, kind)  # GPU ids for a CPU or MPS run fail here, before any data work
+    precision: str = config.hardware.precision
     if precision == "auto":
         # 16-mixed's loss scaler steps the optimizer without a closure, which SAM needs
-        fallback = "32-true" if config.sam else "16-mixed"
+        fallback = "32-true" if config.optim.sam else "16-mixed"
         precision = ("bf16-mixed" if torch.cuda.is_bf16_supported() else fallback) if kind == "cuda" else "32-true"
     if precision == "16-mixed" and kind == "cpu":
         raise ConfigError("--precision 16-mixed needs a GPU; on CPU use 32-true (default) or bf16-mixed.")
@@ -99,10 +99,10 @@ def parse_devices(devices: str, kind: str = "cuda") -> int | list[int] | str:
 
 
 def _distributed(config: TrainConfig) -> str:
-    if config.distributed != "ddp":
+    if config.hardware.distributed != "ddp":
         return "auto"
     # Parameters frozen during warm-up get no gradient; DDP must be told they may be unused.
-    return "ddp_find_unused_parameters_true" if config.freeze != "none" else "ddp"
+    return "ddp_find_unused_parameters_true" if config.network.freeze != "none" else "ddp"
 
 
 def create_trainer(
@@ -112,26 +112,26 @@ def create_trainer(
     # The library's epoch bar is tqdm's (Lightning would pick Rich's whenever Rich is
     # installed); a bar among the callbacks replaces it (``medbalance train`` passes Rich's).
     callbacks = list(callbacks)
-    if config.progress and not any(isinstance(c, ProgressBar) for c in callbacks):
+    if config.run.progress and not any(isinstance(c, ProgressBar) for c in callbacks):
         callbacks.append(TQDMProgressBar())
     kind = "cuda" if device.accelerator == "gpu" else device.accelerator
-    devices = parse_devices(config.devices, kind)
+    devices = parse_devices(config.hardware.devices, kind)
     return pl.Trainer(
-        max_epochs=config.epochs,
+        max_epochs=config.optim.epochs,
         accelerator=device.accelerator,
         devices=devices,
-        num_nodes=config.num_nodes,
+        num_nodes=config.hardware.num_nodes,
         strategy=_distributed(config),
         precision=device.precision,  # type: ignore[arg-type]
         callbacks=callbacks,
         logger=create_loggers(config, out),
         enable_checkpointing=False,
-        enable_progress_bar=config.progress,
+        enable_progress_bar=config.run.progress,
         enable_model_summary=False,
         num_sanity_val_steps=0,
         use_distributed_sampler=False,
-        gradient_clip_val=config.grad_clip,
-        deterministic=(True if device.accelerator == "cpu" else "warn") if config.deterministic else False,
+        gradient_clip_val=config.optim.grad_clip,
+        deterministic=(True if device.accelerator == "cpu" else "warn") if config.hardware.deterministic else False,
         log_every_n_steps=10,
         default_root_dir=str(out),
     )

@@ -118,10 +118,10 @@ def _build_network(
     return create_model(
         config.model,
         num_classes=num_classes,
-        in_chans=int(config.channels),  # type: ignore[arg-type]
-        pretrained=config.pretrained and not for_checkpoint,
-        weights_path=None if for_checkpoint else config.weights,
-        drop_rate=config.drop_rate,
+        in_chans=int(config.network.channels),  # type: ignore[arg-type]
+        pretrained=config.network.pretrained and not for_checkpoint,
+        weights_path=None if for_checkpoint else config.network.weights,
+        drop_rate=config.network.drop_rate,
         head="cosine" if strategy.classifier_head == "cosine" else "linear",
     )
 
@@ -136,8 +136,8 @@ def _create_model(
     expects; otherwise (and with ``--weights FILE``) the training split's statistics are used.
     """
     model = _build_network(config, len(data.manifest.classes), strategy)
-    pretrained = Normalization.from_pretrained(model, int(config.channels)) if config.pretrained else None
-    if config.normalize and pretrained is not None:
+    pretrained = Normalization.from_pretrained(model, int(config.network.channels)) if config.network.pretrained else None
+    if config.input.normalize and pretrained is not None:
         data = dataclasses.replace(
             data, preprocessing=pretrained.stored_in(data.preprocessing), normalization=pretrained
         )
@@ -165,23 +165,23 @@ def _create_task(
         strategy,
         class_names=manifest.classes,
         optim=OptimizerSettings(
-            optimizer=config.optimizer,
-            lr=config.lr,
-            weight_decay=config.weight_decay,
-            scheduler=config.scheduler,
-            lr_warmup_epochs=config.lr_warmup_epochs,
-            epochs=config.epochs,
-            plateau_monitor=config.monitor,
-            plateau_mode="min" if config.monitor == "loss" else "max",
-            sam_rho=config.sam_rho if config.sam else None,
+            optimizer=config.optim.optimizer,
+            lr=config.optim.lr,
+            weight_decay=config.optim.weight_decay,
+            scheduler=config.optim.scheduler,
+            lr_warmup_epochs=config.optim.lr_warmup_epochs,
+            epochs=config.optim.epochs,
+            plateau_monitor=config.checkpoints.monitor,
+            plateau_mode="min" if config.checkpoints.monitor == "loss" else "max",
+            sam_rho=config.optim.sam_rho if config.optim.sam else None,
         ),
-        freeze=FreezeSchedule(config.freeze, config.warmup_epochs, config.unfreeze),
+        freeze=FreezeSchedule(config.network.freeze, config.network.warmup_epochs, config.network.unfreeze),
         positive_index=manifest.positive_index if manifest.is_binary else None,
         ordinal=manifest.ordinal,
         batch_normalization=data.normalization if "batch" in strategy.hooks else None,
         seed=config.seed,
         channels_last=channels_last,
-        ema_decay=config.ema_decay if config.ema else None,
+        ema_decay=config.optim.ema_decay if config.optim.ema else None,
     )
 
 
@@ -198,12 +198,12 @@ def check_train_names(config: TrainConfig) -> None:
     from medbalance.training.augment import create_augmentation
     from medbalance.training.models import check_model_name
 
-    create_strategy(config.strategy, allow_double_balancing=config.allow_double_balancing, **config.strategy_params)
-    if config.augmentation != "none":
-        create_augmentation(config.augmentation)
+    create_strategy(config.strategy, allow_double_balancing=config.balancing.allow_double_balancing, **config.balancing.strategy_params)
+    if config.input.augmentation != "none":
+        create_augmentation(config.input.augmentation)
     check_model_name(config.model)
-    if config.weights is not None and not Path(config.weights).is_file():
-        raise FileNotFoundError(f"--weights {config.weights} is not a file; give the path of a .safetensors file.")
+    if config.network.weights is not None and not Path(config.network.weights).is_file():
+        raise FileNotFoundError(f"--weights {config.network.weights} is not a file; give the path of a .safetensors file.")
 
 
 def _discard_unstarted(out: Path, existed: bool) -> None:
@@ -222,14 +222,14 @@ def _discard_unstarted(out: Path, existed: bool) -> None:
 
 def _prepare_folder(config: TrainConfig) -> None:
     out = config.out
-    if config.resume:
+    if config.run.resume:
         if not (out / "checkpoints" / "last.json").is_file():
             raise MedbalanceError(
                 f"cannot resume: {out} holds no checkpoints/last.json (no finished epoch). "
                 "Start the run without --resume (add --overwrite to replace the folder)."
             )
         return
-    prepare_output_dir(out, overwrite=config.overwrite)
+    prepare_output_dir(out, overwrite=config.run.overwrite)
 
 
 def train(
@@ -245,8 +245,8 @@ def train(
         callbacks: extra Lightning callbacks (e.g. for experiments or tests).
         cache_progress: called with (done, total) while the preprocessing cache is
             built (:meth:`~medbalance.data.cache.PreprocessCache.build`), e.g. to draw
-            a bar (``medbalance train`` does when ``config.progress``). The epoch bar
-            is Lightning's tqdm bar, switched by ``config.progress``; a progress-bar
+            a bar (``medbalance train`` does when ``config.run.progress``). The epoch bar
+            is Lightning's tqdm bar, switched by ``config.run.progress``; a progress-bar
             callback in ``callbacks`` replaces it (``medbalance train`` passes Rich's).
 
     Returns:
@@ -273,7 +273,7 @@ def train(
         try:
             return _train_logged(config, callbacks, summary, cache_progress, primary=True)
         except BaseException:
-            if not summary.get(_FIT_STARTED) and not config.resume:
+            if not summary.get(_FIT_STARTED) and not config.run.resume:
                 # Failed before training began (bad data, model, weights): keep nothing, so the
                 # corrected command runs without --overwrite.
                 _discard_unstarted(config.out, existed)
@@ -308,12 +308,12 @@ def _train_logged(
             summary.update(status="failed", error=error, seconds=round(time.time() - started, 1))
             # file only: the CLI prints the error itself
             log.error("run failed: %s: %s", type(exc).__name__, exc, extra={"file_only": True})
-            if primary and (summary.get(_FIT_STARTED) or config.resume):
+            if primary and (summary.get(_FIT_STARTED) or config.run.resume):
                 try:
                     write_summary(out / "summary.json", _public(summary))
                 except OutputWriteError:  # the disk is still full: the first error is the one to report
                     log.error("summary.json not updated: no space", extra={"file_only": True})
-            if isinstance(exc, OutputWriteError) and (summary.get(_FIT_STARTED) or config.resume):
+            if isinstance(exc, OutputWriteError) and (summary.get(_FIT_STARTED) or config.run.resume):
                 raise TrainingError(
                     f"{exc} The run stopped; its files up to the last completed checkpoint are whole. "
                     f"Once there is space, continue it with the same command plus --resume "
@@ -343,19 +343,19 @@ def _train(
     device = resolve_device(config)
     # Built first so a misspelt strategy or parameter fails before any data work.
     strategy = create_strategy(
-        config.strategy, allow_double_balancing=config.allow_double_balancing, **config.strategy_params
+        config.strategy, allow_double_balancing=config.balancing.allow_double_balancing, **config.balancing.strategy_params
     )
     data = prepare_run_data(config, progress=cache_progress)
     manifest = data.manifest
     split_hash = compute_split_hash(manifest)
-    check_monitor(config.monitor, ema=config.ema, ordinal=manifest.ordinal, binary=manifest.is_binary)
+    check_monitor(config.checkpoints.monitor, ema=config.optim.ema, ordinal=manifest.ordinal, binary=manifest.is_binary)
     last = None
-    if config.resume:
+    if config.run.resume:
         last = check_resume(
             out / "checkpoints" / "last.json",
             config_hash=config_hash,
             split_hash=split_hash,
-            force=config.force,
+            force=config.run.force,
         )
     if is_launch_primary():
         dump_config(config, out / "config.yaml")
@@ -392,18 +392,18 @@ def _train(
         "positive_class": summary["positive_class"],
         "preprocessing": config_to_dict(data.preprocessing),
         "model": config.model,
-        "in_chans": int(config.channels),
+        "in_chans": int(config.network.channels),
         "head": strategy.classifier_head,
         "config_hash": config_hash,
         "split_hash": split_hash,
     }
-    setup, collapse = EpochSetup(), CollapseDetector(config.collapse_share, config.on_collapse)
+    setup, collapse = EpochSetup(), CollapseDetector(config.balancing.collapse_share, config.balancing.on_collapse)
     ckpt = TopKCheckpoints(
         out / "checkpoints",
         sidecar,
-        monitor=config.monitor,
-        top_k=config.top_k,
-        patience=config.early_stopping_patience,
+        monitor=config.checkpoints.monitor,
+        top_k=config.checkpoints.top_k,
+        patience=config.checkpoints.early_stopping_patience,
     )
     callbacks: list[Callback] = [
         setup,
@@ -420,8 +420,8 @@ def _train(
         train=sets["train"],
         val=sets["val"],
         strategy=strategy,
-        batch_size=config.batch_size,
-        num_workers=config.num_workers,
+        batch_size=config.optim.batch_size,
+        num_workers=config.hardware.num_workers,
         pin_memory=device.accelerator == "gpu",
     )
     ckpt_path = None
@@ -442,13 +442,13 @@ def _train(
     summary.update(
         collapse_events=collapse.events,
         epochs_completed=int(trainer.current_epoch),
-        stopped_early=bool(trainer.current_epoch < config.epochs),
+        stopped_early=bool(trainer.current_epoch < config.optim.epochs),
         strategy=strategy.describe(),
-        monitor=config.monitor,
+        monitor=config.checkpoints.monitor,
     )
     if trainer.is_global_zero:
         write_run_predictions(
-            out, task, sets, best, summary, batch_size=config.batch_size, device=device.device
+            out, task, sets, best, summary, batch_size=config.optim.batch_size, device=device.device
         )
         summary["trackers"] = describe_trackers(trainer.loggers[1:])  # [0] is the CSV logger
         log_final_metrics(trainer.loggers, summary, step=trainer.global_step)
