@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy import ndimage as ndi
 
 from medbalance.data.film_leftovers import find_film_leftovers
 from medbalance.data.orientation import breast_mask
@@ -152,8 +153,8 @@ def test_all_mini_mias_films_clean_and_tissue_kept(mini_mias_dir: Path) -> None:
             left.append(path.stem)
         if breast_mask(image.pixels).sum() < 0.92 * areas[path.stem]:
             lost.append(path.stem)
-    # mdb274: two lead letters on the skin line, dimmer than the tissue around them (docs/preprocessing.md)
-    assert left == ["mdb274"]
+    # mdb274's lead letters on the skin line are inpainted since PREPROCESS_VERSION 4
+    assert left == []
     assert lost == []
 
 
@@ -185,3 +186,57 @@ def test_mini_mias_mask_for_small_outputs_matches_the_fine_one(mini_mias_dir: Pa
     fine, coarse = breast_mask(pixels), breast_mask(pixels, work_side=256)
     assert (fine & coarse).sum() / (fine | coarse).sum() >= 0.98
     assert (fine & coarse).sum() >= 0.995 * fine.sum()  # no tissue lost
+
+
+def _letter_on_skin(film: np.ndarray, row: int, col: int) -> np.ndarray:
+    """Plant a lead letter "0" (a bright ring with sharp edges, 30 x 20 px) at (row, col)."""
+    rows, cols = np.mgrid[0:30, 0:20]
+    radius = ((rows - 14.5) / 15) ** 2 + ((cols - 9.5) / 10) ** 2
+    letter = (radius <= 1.0) & (radius >= 0.35)
+    out = film.copy()
+    out[row : row + 30, col : col + 20][letter] = 250
+    return out
+
+
+def test_a_lead_letter_on_the_skin_line_is_inpainted() -> None:
+    from medbalance.data._film_repair import inpaint_enclosed_labels
+
+    film = _film_with_attached_label(label=False)
+    mask = film >= 60  # the breast, letter included (as hole filling leaves it in mdb274's mask)
+    mask = ndi.binary_fill_holes(mask)
+    lettered = _letter_on_skin(film, 240, 248)  # inside the breast, ~12 px from its skin line
+    grey = np.where(mask, lettered.astype(np.float32) / 255, 0)
+    repaired, count = inpaint_enclosed_labels(grey, mask)
+    assert count == 1
+    assert repaired[240:270, 248:268].max() < 150 / 255  # the letter (250) is gone, tissue level (~110) left
+    far = np.ones_like(mask)
+    far[225:285, 233:283] = False
+    assert np.array_equal(repaired[far], grey[far])  # nothing else changed
+    assert "label" in _kinds(grey) and "label" not in _kinds(repaired)
+
+
+def test_inpainting_leaves_a_bright_mass_and_calcifications_alone() -> None:
+    from medbalance.data._film_repair import inpaint_enclosed_labels
+
+    film = _film_with_attached_label(label=False).astype(np.float64)
+    rows, cols = np.mgrid[0:512, 0:512]
+    film += 140 * np.exp(-((rows - 250) ** 2 + (cols - 120) ** 2) / (2 * 12.0**2))  # a dense mass, soft edge
+    film[300:303, 60:63] = 255  # calcifications: small and sharp
+    film[330:332, 80:82] = 255
+    film = np.clip(film, 0, 255).astype(np.uint8)
+    mask = breast_mask(film)
+    image = np.where(mask, film.astype(np.float32) / 255, 0)
+    _, count = inpaint_enclosed_labels(image, mask)
+    assert count == 0
+
+
+def test_mini_mias_mdb274_lead_letters_are_gone_and_tissue_kept(mini_mias_dir: Path) -> None:
+    image = _read(mini_mias_dir, "mdb274")
+    array, info = preprocess_with_info(image, PreprocessConfig(size=1024))
+    assert "label" not in _kinds(preprocess_with_info(image, CONFIG)[0])
+    # the letters "0 5" (raw rows 222-260, columns 585-650, value ~225 of 255) are now as dark as the skin
+    top, left = info.map_point(222, 585)
+    bottom, right = info.map_point(260, 650)
+    letters = array[0, int(top) : int(bottom) + 1, int(left) : int(right) + 1]
+    assert letters.max() < 0.5 * array.max()
+    assert breast_mask(image.pixels).sum() >= 0.99 * 527396  # the mask area under PREPROCESS_VERSION 1
