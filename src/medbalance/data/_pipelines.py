@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from skimage.exposure import equalize_hist
 
-from medbalance.data._film_repair import inpaint_enclosed_labels
+from medbalance.data._film_repair import even_out_bands, inpaint_enclosed_labels, top_sliver_rows
 from medbalance.data._pixels import fit_into_square, fit_plane_into_square, to_channels, to_grey
 from medbalance.data.orientation import breast_mask, chest_wall_side_from_mask, work_side_for
 
@@ -62,6 +62,10 @@ def run_mammography(values: np.ndarray, config: PreprocessConfig) -> tuple[np.nd
     image = np.where(mask, grey[top:bottom, left:right], np.float32(0.0))
     # leftovers the breast encloses are repaired, not cut (docs/preprocessing.md)
     image, _ = inpaint_enclosed_labels(image, mask)
+    image, _ = even_out_bands(image, mask)
+    if config.crop and (sliver := top_sliver_rows(image, mask)):
+        # the film's edge along the top (a bright line or a thin band) is cropped away
+        top, image, mask = top + sliver, image[sliver:], mask[sliver:]
     planes, scale, resized = fit_plane_into_square(image, config.size)
     pad = (0, 0)
     small_mask, _, _, _ = fit_into_square(
