@@ -300,7 +300,9 @@ def _map_band_rows(image: np.ndarray, mask: np.ndarray, inner: slice, outer: sli
     first_clean = outer.start
     cols = np.flatnonzero(under)
     rows = out[: last + 1, cols]
-    mapped = _apply_map(rows, *fitted).astype(image.dtype)
+    # never brighter than the brightest tissue past the band: the band must not set the image's peak
+    peak = float(image[first_clean:].max()) if image.shape[0] > first_clean else float(image.max())
+    mapped = np.minimum(_apply_map(rows, *fitted), peak).astype(image.dtype)
     out[: last + 1, cols] = np.where(mask[: last + 1, cols], mapped, rows)
     # the edge itself (a dark or bright line a few rows thick): bridged row by row
     # between the last band row and the first clean row, in the band's columns
@@ -343,10 +345,11 @@ def top_sliver_rows(image: np.ndarray, mask: np.ndarray) -> int:
         return 0
     reference_rows = slice(reach + 1, reach + 5)
     reference = ndi.uniform_filter1d(image[reference_rows].mean(axis=0, dtype=np.float64), _BAND_SMOOTH)
-    in_reference = mask[reference_rows].all(axis=0)
+    # breast = in the mask and not already cleared (a band's end past the breast, even_out_bands)
+    in_reference = (mask[reference_rows] & (image[reference_rows] > 0)).all(axis=0)
     end = 0
     for row in range(reach + 1):
-        both = mask[row] & in_reference
+        both = mask[row] & (image[row] > 0) & in_reference
         if both.sum() < _BAND_WIDTH:
             break
         change = (ndi.uniform_filter1d(image[row].astype(np.float64), _BAND_SMOOTH) - reference)[both]
