@@ -31,8 +31,9 @@ zeroed), so it can audit any pipeline. Two kinds of leftover:
   rows at least ``STEP_SHARE`` of the columns (and ``STEP_WIDTH`` of them)
   where both rows are foreground change by more than ``STEP`` the same way. A
   scanner band laid over the tissue (mdb002's top) leaves such an edge; tissue
-  has no straight horizontal edge across the breast. Reported, not removed by
-  the pipeline: the tissue under the band is real (see docs/preprocessing.md).
+  has no straight horizontal edge across the breast. The pipeline evens such a
+  band out rather than cutting it, since the tissue under it is real
+  (``data._film_repair``, docs/preprocessing.md).
 
 Validated by eye on contact sheets of the 322 mini-MIAS films (every flagged
 film, and unflagged ones): see ``benchmarks/film_artifacts.py`` and
