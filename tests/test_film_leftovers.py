@@ -147,17 +147,21 @@ def test_mini_mias_ordinary_films_keep_their_tissue(mini_mias_dir: Path, film: s
 def test_all_mini_mias_films_clean_and_tissue_kept(mini_mias_dir: Path) -> None:
     before = json.loads((RESULTS / "film_artifacts_before.json").read_text())
     areas = {row["film"]: row["mask_area_1024"] for row in before["per_film"]}
-    left, lost = [], []
+    left, lost, slivers = [], [], []
     for path in sorted((mini_mias_dir / "images").glob("mdb*.png")):
         image = _read(mini_mias_dir, path.stem)
         array, _ = preprocess_with_info(image, CONFIG)
-        if _kinds(array):
+        if _kinds(array) - {"sliver"}:
             left.append(path.stem)
+        if "sliver" in _kinds(array):
+            slivers.append(path.stem)
         if breast_mask(image.pixels).sum() < 0.92 * areas[path.stem]:
             lost.append(path.stem)
     # since PREPROCESS_VERSION 4 mdb274's lead letters are inpainted and bands over the top evened
     # out; mdb283's band is kept and unflagged only by a one-row shift (docs/preprocessing.md)
     assert left == []
+    # thin dark band slivers along the top: flagged, not removed (too thin to even out, docs/preprocessing.md)
+    assert slivers == ["mdb273", "mdb301"]
     assert lost == []
 
 
@@ -324,3 +328,16 @@ def test_mini_mias_band_edges_are_gone_and_the_tissue_kept(mini_mias_dir: Path, 
     assert (array[0] > 0).sum() / info.scale**2 >= 0.985 * TISSUE_V3[film]
     assert int(breast_mask(image.pixels).sum()) == MASK_V3[film]
     assert info.crop_box[0] <= 10  # at most the film's top edge line was cropped
+
+
+def test_detector_finds_a_band_sliver_along_the_top_and_not_the_breast_contour() -> None:
+    image = np.zeros((256, 256))
+    image[:, :150] = 0.6
+    clean = image.copy()
+    clean[:2, 100:150] = 0.45  # the breast's edge darkening at the top: too weak
+    assert "sliver" not in _kinds(clean)
+    contour = image.copy()
+    contour[:2, 120:150] = 0.2  # dark over a fifth of the columns only
+    assert "sliver" not in _kinds(contour)
+    image[:2, 20:140] = 0.25  # a band's sliver over most of the breast
+    assert "sliver" in _kinds(image)
