@@ -341,3 +341,31 @@ def test_detector_finds_a_band_sliver_along_the_top_and_not_the_breast_contour()
     assert "sliver" not in _kinds(contour)
     image[:2, 20:140] = 0.25  # a band's sliver over most of the breast
     assert "sliver" in _kinds(image)
+
+
+def test_detector_finds_a_black_gap_along_the_chest_wall() -> None:
+    image = _breast()
+    assert "edge_gap" not in _kinds(image)
+    gapped = np.zeros_like(image)
+    gapped[:, 5:] = image[:, :-5]
+    gapped[120:122, :5] = 0.5  # the film-edge speck that made the crop reach past the chest wall
+    assert "edge_gap" in _kinds(gapped)
+
+
+def test_the_crop_stops_at_the_chest_wall_not_at_a_film_edge_speck() -> None:
+    from medbalance.data._film_repair import chest_wall_gap_columns
+
+    mask = np.zeros((1000, 60), dtype=bool)
+    mask[:, 18:] = True
+    mask[400:402, :18] = True  # 2 rows of film edge (under 1% of the rows)
+    assert chest_wall_gap_columns(mask) == 18
+    mask[:, 10] = True  # a column of breast stops the crop there
+    assert chest_wall_gap_columns(mask) == 10
+
+
+@pytest.mark.parametrize("film", ["mdb015", "mdb197", "mdb207", "mdb211"])
+def test_mini_mias_chest_wall_gap_is_gone(mini_mias_dir: Path, film: str) -> None:
+    image = _read(mini_mias_dir, film)
+    array, _ = preprocess_with_info(image, CONFIG)
+    assert "edge_gap" not in _kinds(array)
+    assert (array[0, :, :3] > 0).mean() > 0.5  # the breast starts at the left edge

@@ -28,7 +28,7 @@ from skimage.morphology import convex_hull_image
 
 from medbalance.data.orientation import _block_mean
 
-__all__ = ["even_out_bands", "inpaint_enclosed_labels", "top_sliver_rows"]
+__all__ = ["chest_wall_gap_columns", "even_out_bands", "inpaint_enclosed_labels", "top_sliver_rows"]
 
 _WORK_SIDE = 512
 _BRIGHT = 0.6  # candidates: at least this fraction of the brightest breast pixel
@@ -393,3 +393,21 @@ def even_out_bands(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, int
     """
     evened = _even_out_top_band(image, mask)
     return (image, 0) if evened is None else (evened, 1)
+
+
+_GAP_ROWS = 0.01  # a column at the chest wall with breast in fewer than this share of the rows is no breast
+
+
+def chest_wall_gap_columns(mask: np.ndarray) -> int:
+    """Leading columns (chest wall on the left) where the mask holds almost nothing, to crop away.
+
+    On several mini-MIAS films (mdb015, mdb165, mdb197, mdb207, mdb211) the
+    mask's bounding box reaches 12-20 columns past the chest wall for a
+    corner of 2 rows (a film-edge speck); those columns come out black over
+    the whole height, a dark line along the chest wall. Columns from the left
+    with breast in fewer than ``_GAP_ROWS`` of the rows are cropped; the
+    first column with more stops it, so nothing inside the breast goes.
+    """
+    counts = mask.sum(axis=0)
+    enough = np.flatnonzero(counts >= max(1.0, _GAP_ROWS * mask.shape[0]))
+    return int(enough[0]) if enough.size else 0

@@ -12,7 +12,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from skimage.exposure import equalize_hist
 
-from medbalance.data._film_repair import even_out_bands, inpaint_enclosed_labels, top_sliver_rows
+from medbalance.data._film_repair import (
+    chest_wall_gap_columns,
+    even_out_bands,
+    inpaint_enclosed_labels,
+    top_sliver_rows,
+)
 from medbalance.data._pixels import fit_into_square, fit_plane_into_square, to_channels, to_grey
 from medbalance.data.orientation import breast_mask, chest_wall_side_from_mask, work_side_for
 
@@ -66,6 +71,9 @@ def run_mammography(values: np.ndarray, config: PreprocessConfig) -> tuple[np.nd
     if config.crop and (sliver := top_sliver_rows(image, mask)):
         # the film's edge along the top (a bright line or a thin band) is cropped away
         top, image, mask = top + sliver, image[sliver:], mask[sliver:]
+    if config.crop and (gap := chest_wall_gap_columns(mask)):
+        # columns past the chest wall with a film-edge speck only (a black line in the output)
+        left, image, mask = left + gap, image[:, gap:], mask[:, gap:]
     planes, scale, resized = fit_plane_into_square(image, config.size)
     pad = (0, 0)
     small_mask, _, _, _ = fit_into_square(

@@ -43,6 +43,11 @@ zeroed), so it can audit any pipeline. The kinds of leftover:
   films); a sliver of a band (mdb273, mdb301) by 0.3 or more, and across
   most of the breast (the breast's own upper contour, as on mdb090, covers
   a third at most).
+- ``edge_gap``: at least ``GAP_COLUMNS`` columns along the chest wall (the
+  left edge) that are foreground in under ``GAP_SHARE`` of the content's
+  rows, before a column that is foreground in most of them: the crop reached
+  past the chest wall for a film-edge speck, and the model sees a black line
+  the full height of the chest wall (mdb015, mdb197, mdb207, mdb211, ...).
 
 Validated by eye on contact sheets of the 322 mini-MIAS films (every flagged
 film, and unflagged ones): see ``benchmarks/film_artifacts.py`` and
@@ -79,13 +84,15 @@ SLIVER_GAP = 4
 SLIVER_STEP = 0.2
 SLIVER_LENGTH = 20
 SLIVER_SHARE = 0.5
+GAP_COLUMNS = 2
+GAP_SHARE = 0.05
 
 
 @dataclass(frozen=True)
 class Leftover:
     """One leftover: its kind, bounding box (top, bottom, left, right) and area in pixels."""
 
-    kind: Literal["label", "band", "strip", "band_edge", "sliver"]
+    kind: Literal["label", "band", "strip", "band_edge", "sliver", "edge_gap"]
     box: tuple[int, int, int, int]
     area: int
 
@@ -223,6 +230,19 @@ def _slivers(image: np.ndarray) -> list[Leftover]:
     return []
 
 
+def _edge_gaps(image: np.ndarray) -> list[Leftover]:
+    foreground = image > 0
+    rows = np.flatnonzero(foreground.any(axis=1))
+    if rows.size < 10:
+        return []
+    share = foreground[rows[0] : rows[-1] + 1].mean(axis=0)
+    full = np.flatnonzero(share >= 0.5)
+    if not full.size or full[0] < GAP_COLUMNS or np.any(share[: full[0]] >= GAP_SHARE):
+        return []
+    box = (int(rows[0]), int(rows[-1]) + 1, 0, int(full[0]))
+    return [Leftover("edge_gap", box, int(foreground[:, : full[0]].sum()))]
+
+
 def find_film_leftovers(image: np.ndarray) -> list[Leftover]:
     """Labels and bands left in a preprocessed mammogram (see the module docstring).
 
@@ -238,4 +258,11 @@ def find_film_leftovers(image: np.ndarray) -> list[Leftover]:
         array = array[0]
     if array.ndim != 2:
         raise ValueError(f"expected (H, W) or (C, H, W), got shape {np.shape(image)}.")
-    return _labels(array) + _bands(array) + _strips(array) + _band_edges(array) + _slivers(array)
+    return (
+        _labels(array)
+        + _bands(array)
+        + _strips(array)
+        + _band_edges(array)
+        + _slivers(array)
+        + _edge_gaps(array)
+    )
