@@ -369,3 +369,14 @@ def test_mini_mias_chest_wall_gap_is_gone(mini_mias_dir: Path, film: str) -> Non
     array, _ = preprocess_with_info(image, CONFIG)
     assert "edge_gap" not in _kinds(array)
     assert (array[0, :, :3] > 0).mean() > 0.5  # the breast starts at the left edge
+
+
+def test_repairs_follow_the_chest_wall_when_the_film_is_not_flipped(mini_mias_dir: Path) -> None:
+    # mdb015's chest wall is on the right; without flip_to_left the gap is cropped on the right
+    image = _read(mini_mias_dir, "mdb015")
+    _, flipped = preprocess_with_info(image, CONFIG)
+    _, kept = preprocess_with_info(image, PreprocessConfig(size=256, flip_to_left=False))
+    assert flipped.flipped and not kept.flipped
+    width = flipped.original_shape[1]
+    top, bottom, left, right = flipped.crop_box
+    assert kept.crop_box == (top, bottom, width - right, width - left)
