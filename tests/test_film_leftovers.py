@@ -4,10 +4,10 @@ The detector (medbalance.data.film_leftovers) is checked on synthetic films
 with one planted leftover each; the pipeline on synthetic films and on named
 mini-MIAS films (mdb006's "ML" label, mdb002's band, mdb024/mdb180's film
 edge below the breast), with the breast mask area compared to the previous
-pipeline's (PREPROCESS_VERSION 1) so no tissue is cut. The repairs inside the
-mask (data._film_repair, PREPROCESS_VERSION 4) on a planted lead letter, a
-planted band, mdb274's letters and the 7 band films. The all-322 audit is
-marked slow.
+pipeline's (PREPROCESS_VERSION 1) so no tissue is cut. The repairs inside
+the mask (data._film_letters, data._film_bands, PREPROCESS_VERSION 4) on a
+planted lead letter, a planted band, mdb274's letters, the 7 band films and
+the chest-wall gap. The all-322 audit is marked slow.
 """
 
 from __future__ import annotations
@@ -206,7 +206,7 @@ def _letter_on_skin(film: np.ndarray, row: int, col: int) -> np.ndarray:
 
 
 def test_a_lead_letter_on_the_skin_line_is_inpainted() -> None:
-    from medbalance.data._film_repair import inpaint_enclosed_labels
+    from medbalance.data._film_letters import inpaint_enclosed_labels
 
     film = _film_with_attached_label(label=False)
     mask = film >= 60  # the breast, letter included (as hole filling leaves it in mdb274's mask)
@@ -223,7 +223,7 @@ def test_a_lead_letter_on_the_skin_line_is_inpainted() -> None:
 
 
 def test_inpainting_leaves_a_bright_mass_and_calcifications_alone() -> None:
-    from medbalance.data._film_repair import inpaint_enclosed_labels
+    from medbalance.data._film_letters import inpaint_enclosed_labels
 
     film = _film_with_attached_label(label=False).astype(np.float64)
     rows, cols = np.mgrid[0:512, 0:512]
@@ -264,7 +264,7 @@ def _film_with_band(size: int = 512) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 
 def test_a_band_over_the_top_is_evened_out_and_its_tissue_kept() -> None:
-    from medbalance.data._film_repair import even_out_bands
+    from medbalance.data._film_bands import even_out_bands
 
     tissue, banded, mask = _film_with_band()
     evened, count = even_out_bands(banded, mask)
@@ -278,7 +278,7 @@ def test_a_band_over_the_top_is_evened_out_and_its_tissue_kept() -> None:
 
 
 def test_a_clean_film_has_no_band_to_even_out() -> None:
-    from medbalance.data._film_repair import even_out_bands, top_sliver_rows
+    from medbalance.data._film_bands import even_out_bands, top_sliver_rows
 
     tissue, _, mask = _film_with_band()
     assert even_out_bands(tissue, mask)[1] == 0
@@ -286,7 +286,7 @@ def test_a_clean_film_has_no_band_to_even_out() -> None:
 
 
 def test_a_bright_film_edge_line_along_the_top_is_cropped() -> None:
-    from medbalance.data._film_repair import top_sliver_rows
+    from medbalance.data._film_bands import top_sliver_rows
 
     tissue, _, mask = _film_with_band()
     tissue[:2] = np.where(mask[:2], 0.98, 0.0)
@@ -353,7 +353,7 @@ def test_detector_finds_a_black_gap_along_the_chest_wall() -> None:
 
 
 def test_the_crop_stops_at_the_chest_wall_not_at_a_film_edge_speck() -> None:
-    from medbalance.data._film_repair import chest_wall_gap_columns
+    from medbalance.data._film_bands import chest_wall_gap_columns
 
     mask = np.zeros((1000, 60), dtype=bool)
     mask[:, 18:] = True

@@ -12,12 +12,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from skimage.exposure import equalize_hist
 
-from medbalance.data._film_repair import (
-    chest_wall_gap_columns,
-    even_out_bands,
-    inpaint_enclosed_labels,
-    top_sliver_rows,
-)
+from medbalance.data._film_bands import chest_wall_gap_columns, even_out_bands, top_sliver_rows
+from medbalance.data._film_letters import inpaint_enclosed_labels
 from medbalance.data._pixels import fit_into_square, fit_plane_into_square, to_channels, to_grey
 from medbalance.data.orientation import breast_mask, chest_wall_side_from_mask, work_side_for
 

@@ -33,7 +33,7 @@ zeroed), so it can audit any pipeline. The kinds of leftover:
   scanner band laid over the tissue (mdb002's top) leaves such an edge; tissue
   has no straight horizontal edge across the breast. The pipeline evens such a
   band out rather than cutting it, since the tissue under it is real
-  (``data._film_repair``, docs/preprocessing.md).
+  (``data._film_bands``, docs/preprocessing.md).
 - ``sliver``: a band too thin for ``band_edge``, along the top: the first
   ``SLIVER_ROWS`` rows of the content differ from the ``SLIVER_ROWS`` rows
   ``SLIVER_GAP`` further down by more than ``SLIVER_STEP`` the same way, over
