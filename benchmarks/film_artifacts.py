@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     flagged = [row for row in rows if row["leftovers"]]
     kinds = {
         kind: sum(any(item[0] == kind for item in row["leftovers"]) for row in rows)
-        for kind in ("label", "band", "strip", "band_edge")
+        for kind in ("label", "band", "strip", "band_edge", "sliver", "edge_gap")
     }
     if args.sheets is not None:
         from medbalance.report.contact_sheet import make_contact_sheet

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from skimage.exposure import equalize_hist
 
+from medbalance.data._film_bands import chest_wall_gap_columns, even_out_bands, top_sliver_rows
+from medbalance.data._film_letters import inpaint_enclosed_labels
 from medbalance.data._pixels import fit_into_square, fit_plane_into_square, to_channels, to_grey
 from medbalance.data.orientation import breast_mask, chest_wall_side_from_mask, work_side_for
 
@@ -42,6 +44,30 @@ def _to_unit_range(planes: np.ndarray) -> np.ndarray:
     return planes / peak if peak > 0 else np.zeros_like(planes)
 
 
+def _repair_film_leftovers(
+    image: np.ndarray, mask: np.ndarray, *, chest_wall_right: bool, crop: bool
+) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int]]:
+    """Inpaint letters, even out a band, crop the film's top edge and a gap at the chest wall.
+
+    The repairs assume the chest wall on the left; with ``flip_to_left=False``
+    a right chest wall is mirrored for them and back. Returns the image, the
+    mask and the rows cropped from the top and columns from the left and right.
+    """
+    if chest_wall_right:
+        image, mask = image[:, ::-1], mask[:, ::-1]
+    image, _ = inpaint_enclosed_labels(image, mask)
+    image, _ = even_out_bands(image, mask)
+    sliver = top_sliver_rows(image, mask) if crop else 0
+    # the film's edge along the top (a bright line or a thin band) is cropped away
+    image, mask = image[sliver:], mask[sliver:]
+    # columns past the chest wall with a film-edge speck only (a black line in the output)
+    gap = chest_wall_gap_columns(mask) if crop else 0
+    image, mask = image[:, gap:], mask[:, gap:]
+    if chest_wall_right:
+        return np.ascontiguousarray(image[:, ::-1]), np.ascontiguousarray(mask[:, ::-1]), (sliver, 0, gap)
+    return image, mask, (sliver, gap, 0)
+
+
 def run_mammography(values: np.ndarray, config: PreprocessConfig) -> tuple[np.ndarray, dict[str, Any]]:
     """The mammography pipeline; returns (C, size, size) float32 and the fields of PreprocessInfo."""
     grey = to_grey(values).astype(np.float32, copy=False)
@@ -59,6 +85,11 @@ def run_mammography(values: np.ndarray, config: PreprocessConfig) -> tuple[np.nd
     mask = mask[top:bottom, left:right]
     # background zeroed on the crop only, not on the whole film
     image = np.where(mask, grey[top:bottom, left:right], np.float32(0.0))
+    # leftovers the breast encloses are repaired, not cut (docs/preprocessing.md)
+    image, mask, (cut_top, cut_left, cut_right) = _repair_film_leftovers(
+        image, mask, chest_wall_right=side == "right" and not flipped, crop=config.crop
+    )
+    top, left, right = top + cut_top, left + cut_left, right - cut_right
     planes, scale, resized = fit_plane_into_square(image, config.size)
     pad = (0, 0)
     small_mask, _, _, _ = fit_into_square(

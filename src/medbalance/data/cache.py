@@ -43,11 +43,14 @@ if TYPE_CHECKING:
 
 __all__ = ["PREPROCESS_VERSION", "CacheBuildSummary", "PreprocessCache", "source_hash"]
 
-PREPROCESS_VERSION = "3"
+PREPROCESS_VERSION = "4"
 """Bump when preprocessing code changes its output, so old cache entries are not reused.
 
 3: outputs under 256 px find the breast mask on a copy of twice the output side
 (``orientation.work_side_for``), not 512 px; larger outputs differ by float32 rounding only.
+4: film leftovers inside the mask repaired (``data._film_letters``, ``data._film_bands``): lead
+letters on the skin line inpainted, a band over the top evened out, the film's top edge and a
+gap past the chest wall cropped; phantom outputs unchanged (docs/preprocessing.md).
 """
 
 _HASHES: dict[tuple[str, int, int], str] = {}

@@ -2,7 +2,7 @@
 
 A check on the model's input, independent of how the breast mask was found:
 it looks only at the preprocessed array (chest wall on the left, background
-zeroed), so it can audit any pipeline. Two kinds of leftover:
+zeroed), so it can audit any pipeline. The kinds of leftover:
 
 - ``label``: a bright object with a sharp dark rim. Take the pixels at least
   ``BRIGHT`` (a fraction of the image's brightest pixel); a connected group of
@@ -31,8 +31,23 @@ zeroed), so it can audit any pipeline. Two kinds of leftover:
   rows at least ``STEP_SHARE`` of the columns (and ``STEP_WIDTH`` of them)
   where both rows are foreground change by more than ``STEP`` the same way. A
   scanner band laid over the tissue (mdb002's top) leaves such an edge; tissue
-  has no straight horizontal edge across the breast. Reported, not removed by
-  the pipeline: the tissue under the band is real (see docs/preprocessing.md).
+  has no straight horizontal edge across the breast. The pipeline evens such a
+  band out rather than cutting it, since the tissue under it is real
+  (``data._film_bands``, docs/preprocessing.md).
+- ``sliver``: a band too thin for ``band_edge``, along the top: the first
+  ``SLIVER_ROWS`` rows of the content differ from the ``SLIVER_ROWS`` rows
+  ``SLIVER_GAP`` further down by more than ``SLIVER_STEP`` the same way, over
+  a run of at least ``SLIVER_LENGTH`` columns that is at least
+  ``SLIVER_SHARE`` of the columns that are foreground in both. Tissue at the
+  top of the crop darkens a little towards its edge (about 0.1 on most
+  films); a sliver of a band (mdb273, mdb301) by 0.3 or more, and across
+  most of the breast (the breast's own upper contour, as on mdb090, covers
+  a third at most).
+- ``edge_gap``: at least ``GAP_COLUMNS`` columns along the chest wall (the
+  left edge) that are foreground in under ``GAP_SHARE`` of the content's
+  rows, before a column that is foreground in most of them: the crop reached
+  past the chest wall for a film-edge speck, and the model sees a black line
+  the full height of the chest wall (mdb015, mdb197, mdb207, mdb211, ...).
 
 Validated by eye on contact sheets of the 322 mini-MIAS films (every flagged
 film, and unflagged ones): see ``benchmarks/film_artifacts.py`` and
@@ -64,13 +79,20 @@ STEP = 0.06
 STEP_SHARE = 0.8
 STEP_WIDTH = 30
 STEP_ROWS = 0.2
+SLIVER_ROWS = 2
+SLIVER_GAP = 4
+SLIVER_STEP = 0.2
+SLIVER_LENGTH = 20
+SLIVER_SHARE = 0.5
+GAP_COLUMNS = 2
+GAP_SHARE = 0.05
 
 
 @dataclass(frozen=True)
 class Leftover:
     """One leftover: its kind, bounding box (top, bottom, left, right) and area in pixels."""
 
-    kind: Literal["label", "band", "strip", "band_edge"]
+    kind: Literal["label", "band", "strip", "band_edge", "sliver", "edge_gap"]
     box: tuple[int, int, int, int]
     area: int
 
@@ -185,6 +207,42 @@ def _band_edges(image: np.ndarray) -> list[Leftover]:
     return found
 
 
+def _slivers(image: np.ndarray) -> list[Leftover]:
+    foreground = image > 0
+    rows = np.flatnonzero(foreground.any(axis=1))
+    if rows.size < 4 * (SLIVER_ROWS + SLIVER_GAP):
+        return []
+    top = slice(int(rows[0]), int(rows[0]) + SLIVER_ROWS)
+    below = slice(top.start + SLIVER_GAP, top.start + SLIVER_GAP + SLIVER_ROWS)
+    both = foreground[top].all(axis=0) & foreground[below].all(axis=0)
+    change = image[top].mean(axis=0) - image[below].mean(axis=0)
+    for sign in (1.0, -1.0):
+        runs, count = ndi.label(both & (sign * change > SLIVER_STEP))
+        if not count:
+            continue
+        sizes = np.bincount(runs.ravel())
+        sizes[0] = 0
+        best = int(sizes.argmax())
+        if sizes[best] >= SLIVER_LENGTH and sizes[best] >= SLIVER_SHARE * both.sum():
+            columns = np.flatnonzero(runs == best)
+            box = (top.start, top.stop, int(columns[0]), int(columns[-1]) + 1)
+            return [Leftover("sliver", box, int(sizes[best]) * SLIVER_ROWS)]
+    return []
+
+
+def _edge_gaps(image: np.ndarray) -> list[Leftover]:
+    foreground = image > 0
+    rows = np.flatnonzero(foreground.any(axis=1))
+    if rows.size < 10:
+        return []
+    share = foreground[rows[0] : rows[-1] + 1].mean(axis=0)
+    full = np.flatnonzero(share >= 0.5)
+    if not full.size or full[0] < GAP_COLUMNS or np.any(share[: full[0]] >= GAP_SHARE):
+        return []
+    box = (int(rows[0]), int(rows[-1]) + 1, 0, int(full[0]))
+    return [Leftover("edge_gap", box, int(foreground[:, : full[0]].sum()))]
+
+
 def find_film_leftovers(image: np.ndarray) -> list[Leftover]:
     """Labels and bands left in a preprocessed mammogram (see the module docstring).
 
@@ -200,4 +258,11 @@ def find_film_leftovers(image: np.ndarray) -> list[Leftover]:
         array = array[0]
     if array.ndim != 2:
         raise ValueError(f"expected (H, W) or (C, H, W), got shape {np.shape(image)}.")
-    return _labels(array) + _bands(array) + _strips(array) + _band_edges(array)
+    return (
+        _labels(array)
+        + _bands(array)
+        + _strips(array)
+        + _band_edges(array)
+        + _slivers(array)
+        + _edge_gaps(array)
+    )

@@ -1,0 +1,266 @@
+"""Even out scanner bands over the breast and crop the film's edges, keeping the tissue.
+
+Leftovers the breast mask cannot drop because they lie over the breast or
+because the crop reaches them (the chest wall on the left, as after the
+pipeline's flip):
+
+- ``even_out_bands``: a scanner band laid across the top of the breast
+  (mdb002, mdb155, ...) darkens or fogs the tissue under it with a straight
+  edge. The tissue under it is real and stays; the band's brightness is
+  mapped onto the brightness the same tissue has just past its edge.
+- ``top_sliver_rows``: the film's edge along the top (a bright first row, a
+  strip too thin to even out), to crop.
+- ``chest_wall_gap_columns``: columns past the chest wall that the crop took
+  in for a film-edge speck, to crop.
+
+Sizes are full-size pixels of a mini-MIAS film (1024 px, 0.2 mm);
+docs/preprocessing.md gives the measurements on its 322 films.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage as ndi
+
+__all__ = ["chest_wall_gap_columns", "even_out_bands", "top_sliver_rows"]
+
+_BAND_REACH = 0.25  # a band's edge lies in the outer quarter of the breast's rows
+_BAND_GAP = 3  # full-size rows skipped on each side of an edge (the scan blurs it over ~2 rows)
+_BAND_ROWS = 8  # full-size rows averaged on each side of the edge to compare
+_BAND_SMOOTH = 15  # full-size columns averaged along a row (the band's grain)
+_BAND_STEP = 0.04  # brightness change across the edge (of the image's [0, 1] scale) ...
+_BAND_SHARE = 0.8  # ... the same way over at least this share of the columns ...
+_BAND_WIDTH = 60  # ... and at least this many columns, full size
+_BAND_BINS = 16  # quantile bins of the brightness map from band to tissue
+_BAND_MAX_SLOPE = 12.0  # steepest piece of that map; steeper (mdb283: 32, band over tape) is not evened out
+
+
+def _band_edge(image: np.ndarray, mask: np.ndarray) -> int | None:
+    """Row index of the first row past a band along the top, or None.
+
+    The edge is where, between the row ``_BAND_GAP`` above and the row
+    ``_BAND_GAP - 1`` below, at least ``_BAND_SHARE`` of the columns that are
+    breast on both (and ``_BAND_WIDTH`` of them) change by more than
+    ``_BAND_STEP`` the same way, on the image's median over 5 rows (a thin
+    scanner line is no edge) averaged over ``_BAND_SMOOTH`` columns; the
+    strongest such row wins. Tissue has no straight horizontal
+    edge across the breast; the pectoral muscle's edge is diagonal.
+    """
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size < 4 * (_BAND_GAP + _BAND_ROWS):
+        return None
+    first = int(rows[0])
+    stop = first + max(int(_BAND_REACH * rows.size), _BAND_GAP + _BAND_ROWS + 1)
+    low = first + _BAND_GAP + _BAND_ROWS  # room for the rows compared above the edge
+    if stop <= low:
+        return None
+    # every third column (the average over _BAND_SMOOTH columns follows anyway); the median
+    # of 5 rows, so a thin scanner line (1-2 rows, mini-MIAS row 988) is no edge
+    step = 3
+    part = image[first : stop + _BAND_GAP, ::step]
+    smooth = ndi.uniform_filter1d(ndi.median_filter(part, size=(5, 1)), _BAND_SMOOTH // step, axis=1)
+    inside = mask[first : stop + _BAND_GAP, ::step]
+    above = slice(low - first - _BAND_GAP, stop - first - _BAND_GAP)
+    below = slice(low - first + _BAND_GAP - 1, stop - first + _BAND_GAP - 1)
+    both = inside[above] & inside[below]
+    change = smooth[below] - smooth[above]
+    counts = both.sum(axis=1)
+    best, edge = 0.0, None
+    for sign in (1.0, -1.0):
+        hits = ((sign * change > _BAND_STEP) & both).sum(axis=1)
+        share = np.where(counts * step >= _BAND_WIDTH, hits / np.maximum(counts, 1), 0.0)
+        index = int(share.argmax())
+        if share[index] >= _BAND_SHARE and share[index] > best:
+            best, edge = float(share[index]), low + index
+    return edge
+
+
+def _band_columns(band: np.ndarray, tissue: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """Columns under the band: breast on both sides of the edge with a step there, in runs of ``_BAND_WIDTH``.
+
+    A band need not span the breast (mdb010's covers its middle): columns
+    beside it have no step and are left alone. Gaps up to ``_BAND_SMOOTH``
+    columns inside a run are closed.
+    """
+    sign = 1.0 if np.median((tissue - band)[columns]) > 0 else -1.0
+    under = columns & (sign * (tissue - band) > 0.5 * _BAND_STEP)
+    reach = 2 * _BAND_SMOOTH + 1
+    # edge padding: a run reaching the crop's border is not eroded there
+    under = ndi.binary_closing(np.pad(under, reach, mode="edge"), structure=np.ones(reach))[reach:-reach]
+    under &= columns
+    runs, count = ndi.label(under)
+    sizes = np.bincount(runs.ravel(), minlength=count + 1)
+    keep = sizes >= _BAND_WIDTH
+    keep[0] = False
+    return np.asarray(keep[runs], dtype=bool)
+
+
+def _monotone_map(band: np.ndarray, tissue: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Medians of ``tissue`` per quantile bin of ``band``, made non-decreasing: (keys, values), or None."""
+    edges = np.quantile(band, np.linspace(0.0, 1.0, _BAND_BINS + 1))
+    which = np.clip(np.searchsorted(edges, band, side="right") - 1, 0, _BAND_BINS - 1)
+    keys, values = [], []
+    for index in range(_BAND_BINS):
+        chosen = which == index
+        if chosen.any():
+            keys.append(float(np.median(band[chosen])))
+            values.append(float(np.median(tissue[chosen])))
+    keys_array = np.asarray(keys)
+    if keys_array.size < 2 or np.any(np.diff(keys_array) <= 0):
+        return None
+    values_array = np.maximum.accumulate(np.asarray(values))
+    # a steep piece would blow the band's grain up into noise: the map is then not to be trusted
+    if float(np.max(np.diff(values_array) / np.diff(keys_array))) > _BAND_MAX_SLOPE:
+        return None
+    return keys_array, values_array
+
+
+def _apply_map(values: np.ndarray, keys: np.ndarray, mapped: np.ndarray) -> np.ndarray:
+    """``np.interp`` inside the keys; beyond them a straight line with the map's overall slope, never below 0."""
+    slope = (mapped[-1] - mapped[0]) / (keys[-1] - keys[0])
+    out = np.interp(values, keys, mapped)
+    out = np.where(values < keys[0], mapped[0] + slope * (values - keys[0]), out)
+    out = np.where(values > keys[-1], mapped[-1] + slope * (values - keys[-1]), out)
+    return np.maximum(out, 0.0)
+
+
+def _even_out_top_band(image: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
+    edge = _band_edge(image, mask)
+    if edge is None:
+        return None
+    inner = slice(edge - _BAND_GAP - _BAND_ROWS, edge - _BAND_GAP)
+    outer = slice(edge + _BAND_GAP - 1, edge + _BAND_GAP - 1 + _BAND_ROWS)
+    return _map_band_rows(image, mask, inner, outer)
+
+
+def _map_band_rows(image: np.ndarray, mask: np.ndarray, inner: slice, outer: slice) -> np.ndarray | None:
+    """Map rows 0 to ``inner.stop - 1`` onto the tissue's brightness, pairing ``inner`` with ``outer`` rows.
+
+    The rows between ``inner`` and ``outer`` (the edge) are bridged linearly;
+    None when the band's columns or a trustworthy map are not found.
+    """
+    columns = np.asarray(mask[inner].all(axis=0) & mask[outer].all(axis=0), dtype=bool)
+    band = ndi.uniform_filter1d(image[inner].mean(axis=0, dtype=np.float64), _BAND_SMOOTH)
+    tissue = ndi.uniform_filter1d(image[outer].mean(axis=0, dtype=np.float64), _BAND_SMOOTH)
+    under = _band_columns(band, tissue, columns)
+    if under.sum() < _BAND_WIDTH:
+        return None
+    fitted = _monotone_map(band[under], tissue[under])
+    if fitted is None:
+        return None
+    out = image.copy()
+    last = inner.stop - 1  # the last band row clear of the edge's blur
+    first_clean = outer.start
+    cols = np.flatnonzero(under)
+    rows = out[: last + 1, cols]
+    # never brighter than the brightest tissue past the band: the band must not set the image's peak
+    peak = float(image[first_clean:].max()) if image.shape[0] > first_clean else float(image.max())
+    mapped = np.minimum(_apply_map(rows, *fitted), peak).astype(image.dtype)
+    out[: last + 1, cols] = np.where(mask[: last + 1, cols], mapped, rows)
+    # the edge itself (a dark or bright line a few rows thick): bridged row by row
+    # between the last band row and the first clean row, in the band's columns
+    span = first_clean - last
+    for step in range(1, span):
+        weight = step / span
+        row = last + step
+        bridged = (1 - weight) * out[last, cols] + weight * out[first_clean, cols]
+        out[row, cols] = np.where(mask[row, cols], bridged, out[row, cols]).astype(image.dtype)
+    # past the band's last evened column, away from the chest wall (on the left), the band lies
+    # over the dim skin line and the background (mdb002's right end): no tissue pairs with it
+    # there, and left as it is it would be a grey patch beside the breast; it becomes background
+    out[:first_clean, int(cols[-1]) + 1 :] = 0.0
+    return out
+
+
+_SLIVER_ROWS = 12  # full-size rows (at 1024 px; scaled with the image): a thinner strip along the top ...
+_SLIVER_SHARE = 0.9  # ... whose edge changes by _BAND_STEP the same way over this share of its columns
+
+
+def top_sliver_rows(image: np.ndarray, mask: np.ndarray) -> int:
+    """Rows of a thin strip along the top of the crop that carry the film's edge, not tissue (0 if none).
+
+    A band thinner than ``_SLIVER_ROWS`` (mdb002's bright top strip, the dark
+    slivers of mdb273 and mdb317, the bright first row of many films) leaves
+    no room for ``even_out_bands`` to pair band and tissue. Each of the first
+    rows is compared with the mean of the 4 rows just past ``_SLIVER_ROWS``
+    (averaged over ``_BAND_SMOOTH`` columns, breast in both, at least
+    ``_BAND_WIDTH`` columns): the strip is the run of rows from the top in
+    which at least ``_SLIVER_SHARE`` of the columns differ by more than
+    ``_BAND_STEP`` the same way, plus the next row when half of its columns
+    do (the blurred edge). The pipeline crops these rows away: a line of 1-3
+    rows (the film's bright top edge) holds no tissue; under a dark sliver
+    (mdb273, mdb317) up to ``_SLIVER_ROWS`` rows of the breast's top edge (2.4
+    mm on mini-MIAS) go with it (docs/preprocessing.md).
+    """
+    reach = max(2, round(_SLIVER_ROWS * mask.shape[0] / 1024))
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size < 8 * reach or rows[0] != 0:
+        return 0
+    reference_rows = slice(reach + 1, reach + 5)
+    reference = ndi.uniform_filter1d(image[reference_rows].mean(axis=0, dtype=np.float64), _BAND_SMOOTH)
+    # breast = in the mask and not already cleared (a band's end past the breast, even_out_bands)
+    in_reference = (mask[reference_rows] & (image[reference_rows] > 0)).all(axis=0)
+    end = 0
+    for row in range(reach + 1):
+        both = mask[row] & (image[row] > 0) & in_reference
+        if both.sum() < _BAND_WIDTH:
+            break
+        change = (ndi.uniform_filter1d(image[row].astype(np.float64), _BAND_SMOOTH) - reference)[both]
+        share = max(float((change > _BAND_STEP).mean()), float((change < -_BAND_STEP).mean()))
+        if share >= _SLIVER_SHARE and row < reach:
+            end = row + 1
+            continue
+        if end and share >= 0.5:
+            end = row + 1  # the blurred edge
+        break
+    return end
+
+
+def even_out_bands(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, int]:
+    """Map the brightness of a scanner band across the top of the breast onto the tissue's.
+
+    A band laid over the breast changes the brightness of everything under it
+    and leaves a straight horizontal edge (``_band_edge``). Just past the
+    edge the tissue is the same as just inside it, so the columns there pair
+    a band brightness with a tissue brightness (``_BAND_ROWS`` rows on each
+    side, ``_BAND_GAP`` rows away from the blurred edge, averaged over
+    ``_BAND_SMOOTH`` columns against the band's grain). Their medians per
+    quantile bin, made non-decreasing, give a monotone map that is applied
+    to every breast pixel of the band's rows in the columns the band covers
+    (``_band_columns``): the band's contrast is stretched or compressed back
+    to the tissue's, nothing is cut. The few rows of the edge itself (the
+    band's border line and the scan's blur) are bridged linearly between the
+    last band row and the first clean row.
+
+    Only the top: the 7 mini-MIAS films with a band over the breast have it
+    there, and at the bottom the breast's lower contour and the film below
+    it gave straight "edges" that are not bands (mdb039, mdb259, mdb317).
+
+    Args:
+        image: the cropped grey image, float, zero outside ``mask``.
+        mask: the breast mask of the same shape.
+
+    Returns:
+        The image (a new array when a band was evened out) and the number of
+        bands evened out (0 or 1).
+    """
+    evened = _even_out_top_band(image, mask)
+    return (image, 0) if evened is None else (evened, 1)
+
+
+_GAP_ROWS = 0.01  # a column at the chest wall with breast in fewer than this share of the rows is no breast
+
+
+def chest_wall_gap_columns(mask: np.ndarray) -> int:
+    """Leading columns (chest wall on the left) where the mask holds almost nothing, to crop away.
+
+    On several mini-MIAS films (mdb015, mdb165, mdb197, mdb207, mdb211) the
+    mask's bounding box reaches 12-20 columns past the chest wall for a
+    corner of 2 rows (a film-edge speck); those columns come out black over
+    the whole height, a dark line along the chest wall. Columns from the left
+    with breast in fewer than ``_GAP_ROWS`` of the rows are cropped; the
+    first column with more stops it, so nothing inside the breast goes.
+    """
+    counts = mask.sum(axis=0)
+    enough = np.flatnonzero(counts >= max(1.0, _GAP_ROWS * mask.shape[0]))
+    return int(enough[0]) if enough.size else 0
