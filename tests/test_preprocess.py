@@ -140,6 +140,19 @@ def test_constant_image_gives_zeros_not_nan(kind: str, pixels: np.ndarray) -> No
     assert array.max() <= 1.0
 
 
+@pytest.mark.parametrize("kind", ["mammography", "generic"])
+@pytest.mark.parametrize("framed", [False, True], ids=["whole", "breast-on-black"])
+def test_nearly_constant_float_image_equalizes_without_error(kind: str, framed: bool) -> None:
+    # A float image whose values differ by rounding noise only: NumPy cannot cut a
+    # float32 range of 1e-7 into 256 bins, so equalisation used to raise "Too many bins".
+    rng = np.random.default_rng(0)
+    pixels = 0.5 + rng.normal(0.0, 1e-7, (40, 30))
+    if framed:
+        pixels = np.pad(pixels, ((12, 12), (0, 34)))
+    array = preprocess_image(pixels, PreprocessConfig(kind=kind, size=32, equalize=True))  # type: ignore[arg-type]
+    assert array.shape == (1, 32, 32) and np.isfinite(array).all()
+
+
 def test_sixteen_bit_and_image_data_match_eight_bit() -> None:
     eight = make_film("right")
     twelve = make_film("right", dtype=np.uint16)  # values up to 4095 in uint16

@@ -22,14 +22,23 @@ if TYPE_CHECKING:
 
 __all__ = ["run_generic", "run_mammography"]
 
+_FLAT_RANGE = 1e-5  # below one grey level of a 16-bit image (1 / 65535 = 1.5e-5)
+
 
 def _equalize(planes: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-    """Histogram equalisation per channel, over ``mask`` only when given; zero outside it."""
+    """Histogram equalisation per channel, over ``mask`` only when given; zero outside it.
+
+    A plane whose values (inside ``mask``) span less than ``_FLAT_RANGE`` is left as it
+    is: that is below one grey level of a 16-bit image, so equalising it would only
+    stretch rounding noise to full contrast (and NumPy cannot cut so small a float32
+    range into 256 bins).
+    """
     if mask is not None and not mask.any():
         return planes
     out = np.empty_like(planes)
     for index, plane in enumerate(planes):
-        if float(plane.max() - plane.min()) <= 0.0:
+        inside = plane if mask is None else plane[mask]
+        if float(inside.max() - inside.min()) < _FLAT_RANGE:
             out[index] = plane
             continue
         out[index] = equalize_hist(plane, nbins=256, mask=mask)
