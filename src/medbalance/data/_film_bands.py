@@ -32,16 +32,19 @@ _BAND_STEP = 0.04  # brightness change across the edge (of the image's [0, 1] sc
 _BAND_SHARE = 0.8  # ... the same way over at least this share of the columns ...
 _BAND_WIDTH = 60  # ... and at least this many columns, full size
 _BAND_BINS = 16  # quantile bins of the brightness map from band to tissue
-_BAND_MAX_SLOPE = 12.0  # steepest piece of that map; steeper (mdb283: 32, band over tape) is not evened out
+_BAND_MAX_SLOPE = 12.0  # steepest piece of that map; steeper (mdb283: 32, band over tape) is opaque
+_OPAQUE_LAYERS = 3  # opaque bands laid over each other (mdb283's tape) are cut one by one ...
+_UNDER_OPAQUE_SHARE = 0.6  # ... and a layer under a cut one may cover less of the width (mdb283: 0.6-0.7)
+_OFF_TOP = 0.75  # a band lies over a breast that runs off the film's top: as wide there as at the edge
 
 
-def _band_edge(image: np.ndarray, mask: np.ndarray) -> int | None:
+def _band_edge(image: np.ndarray, mask: np.ndarray, share_needed: float = _BAND_SHARE) -> int | None:
     """Row index of the first row past a band along the top, or None.
 
     The edge is where, between the row ``_BAND_GAP`` above and the row
     ``_BAND_GAP - 1`` below, at least ``_BAND_SHARE`` of the columns that are
     breast on both (and ``_BAND_WIDTH`` of them) change by more than
-    ``_BAND_STEP`` the same way, on the image's median over 5 rows (a thin
+    ``_BAND_STEP`` the same way (``share_needed``), on the image's median over 5 rows (a thin
     scanner line is no edge) averaged over ``_BAND_SMOOTH`` columns; the
     strongest such row wins. Tissue has no straight horizontal
     edge across the breast; the pectoral muscle's edge is diagonal.
@@ -70,7 +73,7 @@ def _band_edge(image: np.ndarray, mask: np.ndarray) -> int | None:
         hits = ((sign * change > _BAND_STEP) & both).sum(axis=1)
         share = np.where(counts * step >= _BAND_WIDTH, hits / np.maximum(counts, 1), 0.0)
         index = int(share.argmax())
-        if share[index] >= _BAND_SHARE and share[index] > best:
+        if share[index] >= share_needed and share[index] > best:
             best, edge = float(share[index]), low + index
     return edge
 
@@ -108,11 +111,12 @@ def _monotone_map(band: np.ndarray, tissue: np.ndarray) -> tuple[np.ndarray, np.
     keys_array = np.asarray(keys)
     if keys_array.size < 2 or np.any(np.diff(keys_array) <= 0):
         return None
-    values_array = np.maximum.accumulate(np.asarray(values))
-    # a steep piece would blow the band's grain up into noise: the map is then not to be trusted
-    if float(np.max(np.diff(values_array) / np.diff(keys_array))) > _BAND_MAX_SLOPE:
-        return None
-    return keys_array, values_array
+    return keys_array, np.maximum.accumulate(np.asarray(values))
+
+
+def _too_steep(keys: np.ndarray, values: np.ndarray) -> bool:
+    """A steep piece would blow the band's grain up into noise: the tissue does not show through."""
+    return float(np.max(np.diff(values) / np.diff(keys))) > _BAND_MAX_SLOPE
 
 
 def _apply_map(values: np.ndarray, keys: np.ndarray, mapped: np.ndarray) -> np.ndarray:
@@ -124,21 +128,10 @@ def _apply_map(values: np.ndarray, keys: np.ndarray, mapped: np.ndarray) -> np.n
     return np.maximum(out, 0.0)
 
 
-def _even_out_top_band(image: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
-    edge = _band_edge(image, mask)
-    if edge is None:
-        return None
-    inner = slice(edge - _BAND_GAP - _BAND_ROWS, edge - _BAND_GAP)
-    outer = slice(edge + _BAND_GAP - 1, edge + _BAND_GAP - 1 + _BAND_ROWS)
-    return _map_band_rows(image, mask, inner, outer)
-
-
-def _map_band_rows(image: np.ndarray, mask: np.ndarray, inner: slice, outer: slice) -> np.ndarray | None:
-    """Map rows 0 to ``inner.stop - 1`` onto the tissue's brightness, pairing ``inner`` with ``outer`` rows.
-
-    The rows between ``inner`` and ``outer`` (the edge) are bridged linearly;
-    None when the band's columns or a trustworthy map are not found.
-    """
+def _fit_band(
+    image: np.ndarray, mask: np.ndarray, inner: slice, outer: slice
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]] | None:
+    """The band's columns and its brightness map (keys, values), pairing ``inner`` with ``outer`` rows; or None."""
     columns = np.asarray(mask[inner].all(axis=0) & mask[outer].all(axis=0), dtype=bool)
     band = ndi.uniform_filter1d(image[inner].mean(axis=0, dtype=np.float64), _BAND_SMOOTH)
     tissue = ndi.uniform_filter1d(image[outer].mean(axis=0, dtype=np.float64), _BAND_SMOOTH)
@@ -146,12 +139,16 @@ def _map_band_rows(image: np.ndarray, mask: np.ndarray, inner: slice, outer: sli
     if under.sum() < _BAND_WIDTH:
         return None
     fitted = _monotone_map(band[under], tissue[under])
-    if fitted is None:
-        return None
+    return None if fitted is None else (np.flatnonzero(under), fitted)
+
+
+def _map_band_rows(
+    image: np.ndarray, mask: np.ndarray, inner: slice, outer: slice, cols: np.ndarray, fitted: tuple[np.ndarray, np.ndarray]
+) -> np.ndarray:
+    """Map rows 0 to ``inner.stop - 1`` of ``cols`` through ``fitted``; the rows up to ``outer`` (the edge) are bridged linearly."""
     out = image.copy()
     last = inner.stop - 1  # the last band row clear of the edge's blur
     first_clean = outer.start
-    cols = np.flatnonzero(under)
     rows = out[: last + 1, cols]
     # never brighter than the brightest tissue past the band: the band must not set the image's peak
     peak = float(image[first_clean:].max()) if image.shape[0] > first_clean else float(image.max())
@@ -216,7 +213,9 @@ def top_sliver_rows(image: np.ndarray, mask: np.ndarray) -> int:
     return end
 
 
-def even_out_bands(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, int]:
+def even_out_bands(
+    image: np.ndarray, mask: np.ndarray, *, cut_opaque: bool = False
+) -> tuple[np.ndarray, np.ndarray, int, int]:
     """Map the brightness of a scanner band across the top of the breast onto the tissue's.
 
     A band laid over the breast changes the brightness of everything under it
@@ -232,6 +231,24 @@ def even_out_bands(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, int
     band's border line and the scan's blur) are bridged linearly between the
     last band row and the first clean row.
 
+    A band whose map has a piece steeper than ``_BAND_MAX_SLOPE`` is opaque
+    (mdb283's tape: the tissue's contrast under it is crushed into the
+    band's grain, so no map can bring it back). With ``cut_opaque`` its rows
+    down to the first clean row are cut from the top, and the next band
+    under it, if any, is looked for again (up to ``_OPAQUE_LAYERS`` times),
+    over ``_UNDER_OPAQUE_SHARE`` of the columns (tape laid in layers: the
+    lower layer is narrower), and cut too: under mdb283's first layer the
+    second one's map (steepest piece 5.4) blows its grain up into a noisy
+    patch with an edge still showing. Without ``cut_opaque`` the image is
+    left as it is.
+
+    A band is looked for only where the breast runs off the film's top edge
+    (its top row at least ``_OFF_TOP`` as wide as the row of the edge; 0.91
+    to 1.13 on the mini-MIAS band films): on the rounded top of a
+    cranio-caudal view (0.05 to 0.5 on CC phantoms) the breast's own upper
+    contour gave straight "edges" that were no bands, and evening them out
+    painted a flat rectangle over the tissue.
+
     Only the top: the 7 mini-MIAS films with a band over the breast have it
     there, and at the bottom the breast's lower contour and the film below
     it gave straight "edges" that are not bands (mdb039, mdb259, mdb317).
@@ -239,13 +256,31 @@ def even_out_bands(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, int
     Args:
         image: the cropped grey image, float, zero outside ``mask``.
         mask: the breast mask of the same shape.
+        cut_opaque: cut opaque bands from the top (the pipeline does when it crops).
 
     Returns:
-        The image (a new array when a band was evened out) and the number of
-        bands evened out (0 or 1).
+        The image (a new array when a band was evened out), the mask (shorter
+        by the rows cut), the number of bands evened out (0 or 1) and the
+        number of rows cut from the top.
     """
-    evened = _even_out_top_band(image, mask)
-    return (image, 0) if evened is None else (evened, 1)
+    cut = 0
+    for _ in range(_OPAQUE_LAYERS):
+        edge = _band_edge(image, mask, _UNDER_OPAQUE_SHARE if cut else _BAND_SHARE)
+        if edge is None or mask[0].sum() < _OFF_TOP * mask[edge].sum():
+            break
+        inner = slice(edge - _BAND_GAP - _BAND_ROWS, edge - _BAND_GAP)
+        outer = slice(edge + _BAND_GAP - 1, edge + _BAND_GAP - 1 + _BAND_ROWS)
+        found = _fit_band(image, mask, inner, outer)
+        if found is None:
+            break
+        cols, fitted = found
+        if not cut and not _too_steep(*fitted):
+            return _map_band_rows(image, mask, inner, outer, cols, fitted), mask, 1, cut
+        if not cut_opaque:
+            break
+        image, mask = image[outer.start :], mask[outer.start :]
+        cut += outer.start
+    return image, mask, 0, cut
 
 
 _GAP_ROWS = 0.01  # a column at the chest wall with breast in fewer than this share of the rows is no breast

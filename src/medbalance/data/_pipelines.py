@@ -56,7 +56,7 @@ def _to_unit_range(planes: np.ndarray) -> np.ndarray:
 def _repair_film_leftovers(
     image: np.ndarray, mask: np.ndarray, *, chest_wall_right: bool, crop: bool
 ) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int]]:
-    """Inpaint letters, even out a band, crop the film's top edge and a gap at the chest wall.
+    """Inpaint letters, even out a band (crop an opaque one), crop the film's top edge and a gap at the chest wall.
 
     The repairs assume the chest wall on the left; with ``flip_to_left=False``
     a right chest wall is mirrored for them and back. Returns the image, the
@@ -65,10 +65,12 @@ def _repair_film_leftovers(
     if chest_wall_right:
         image, mask = image[:, ::-1], mask[:, ::-1]
     image, _ = inpaint_enclosed_labels(image, mask)
-    image, _ = even_out_bands(image, mask)
+    # a band over the top is evened out; an opaque one (tape) is cropped away with the crop
+    image, mask, _, opaque = even_out_bands(image, mask, cut_opaque=crop)
     sliver = top_sliver_rows(image, mask) if crop else 0
     # the film's edge along the top (a bright line or a thin band) is cropped away
     image, mask = image[sliver:], mask[sliver:]
+    sliver += opaque
     # columns past the chest wall with a film-edge speck only (a black line in the output)
     gap = chest_wall_gap_columns(mask) if crop else 0
     image, mask = image[:, gap:], mask[:, gap:]
