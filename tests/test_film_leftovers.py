@@ -237,6 +237,32 @@ def test_inpainting_leaves_a_bright_mass_and_calcifications_alone() -> None:
     assert count == 0
 
 
+def test_masses_of_small_phantoms_are_not_painted_over(monkeypatch: pytest.MonkeyPatch) -> None:
+    # make demo's 80-px phantoms: the bright, lobed masses of these breasts passed every letter
+    # test and were inpainted (4 of their 6 views); crops under 256 px are left alone now
+    from medbalance.data import _pipelines
+    from medbalance.data._film_letters import inpaint_enclosed_labels
+    from medbalance.demo import DEMO_PRESET
+    from medbalance.synth._render import plan_breasts, render_view
+    from medbalance.synth.phantoms import PhantomConfig
+
+    settings = {k: tuple(v) if isinstance(v, list) else v for k, v in DEMO_PRESET["data"][0]["phantoms"].items()}
+    config = PhantomConfig(**settings)
+    chosen = [b for b in plan_breasts(config, np.random.default_rng(config.seed)) if b.patient in {"P0470", "P1568", "P1778"}]
+    repaired: list[int] = []
+
+    def recording(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, int]:
+        result = inpaint_enclosed_labels(image, mask)
+        repaired.append(result[1])
+        return result
+
+    monkeypatch.setattr(_pipelines, "inpaint_enclosed_labels", recording)
+    for breast in chosen:
+        for view in ("CC", "MLO"):
+            preprocess_with_info(render_view(breast, view, config).image, PreprocessConfig(size=80))
+    assert len(repaired) == 2 * len(chosen) >= 6 and set(repaired) == {0}
+
+
 def test_mini_mias_mdb274_lead_letters_are_gone_and_tissue_kept(mini_mias_dir: Path) -> None:
     image = _read(mini_mias_dir, "mdb274")
     array, info = preprocess_with_info(image, PreprocessConfig(size=1024))
