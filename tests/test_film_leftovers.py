@@ -160,8 +160,8 @@ def test_all_mini_mias_films_clean_and_tissue_kept(mini_mias_dir: Path) -> None:
     # since PREPROCESS_VERSION 4 mdb274's lead letters are inpainted, bands over the top evened
     # out and mdb283's opaque tape cut (docs/preprocessing.md)
     assert left == []
-    # thin dark band slivers along the top: flagged, not removed (too thin to even out, docs/preprocessing.md)
-    assert slivers == ["mdb273", "mdb301"]
+    # thin dark band slivers along the top (mdb273, mdb301) are brightened since PREPROCESS_VERSION 4
+    assert slivers == []
     assert lost == []
 
 
@@ -342,6 +342,33 @@ def test_the_rounded_top_of_a_cc_view_is_no_band(monkeypatch: pytest.MonkeyPatch
         if name.endswith("_CC"):
             preprocess_with_info(images[name], PreprocessConfig(size=64))
     assert len(repaired) == 200 and set(repaired) == {(0, 0)}
+
+
+def test_a_dark_sliver_over_part_of_the_top_is_brightened_and_its_tissue_kept() -> None:
+    from medbalance.data._film_bands import even_out_slivers
+
+    tissue, _, mask = _film_with_band()
+    sliver = tissue.copy()
+    sliver[:9, 60:360] *= 0.6  # a dark strip 9 rows thin over 60% of the width (mdb273, mdb301)
+    evened, rows = even_out_slivers(sliver, mask)
+    assert rows == 9
+    under = (slice(0, 9), slice(80, 340))
+    assert np.abs(evened[under] - tissue[under]).mean() < 0.01  # its level back to the tissue's
+    assert np.corrcoef(evened[under].ravel(), tissue[under].ravel())[0, 1] > 0.98  # the pattern kept
+    assert np.array_equal(evened[9:], sliver[9:])
+    # no sliver, no change; a bright strip is the film's edge or anatomy (mdb090), never darkened
+    assert even_out_slivers(tissue, mask)[1] == 0
+    bright = tissue.copy()
+    bright[:9, 60:360] = np.minimum(1.6 * bright[:9, 60:360], 1.0)
+    assert even_out_slivers(bright, mask)[1] == 0
+
+
+@pytest.mark.parametrize("film", ["mdb273", "mdb301"])
+def test_mini_mias_dark_slivers_are_gone_and_nothing_cut(mini_mias_dir: Path, film: str) -> None:
+    image = _read(mini_mias_dir, film)
+    array, info = preprocess_with_info(image, CONFIG)
+    assert "sliver" not in _kinds(array)
+    assert info.crop_box[0] == 0  # nothing cut from the top
 
 
 def test_a_clean_film_has_no_band_to_even_out() -> None:

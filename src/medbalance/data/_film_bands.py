@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-__all__ = ["chest_wall_gap_columns", "even_out_bands", "top_sliver_rows"]
+__all__ = ["chest_wall_gap_columns", "even_out_bands", "even_out_slivers", "top_sliver_rows"]
 
 _BAND_REACH = 0.25  # a band's edge lies in the outer quarter of the breast's rows
 _BAND_GAP = 3  # full-size rows skipped on each side of an edge (the scan blurs it over ~2 rows)
@@ -211,6 +211,60 @@ def top_sliver_rows(image: np.ndarray, mask: np.ndarray) -> int:
             end = row + 1  # the blurred edge
         break
     return end
+
+
+_THIN_ROWS = 24  # full-size rows (at 1024 px; scaled): a dark sliver over part of the width is this thin at most ...
+_THIN_STEP = 0.1  # ... darker than the tissue below it by more than this (tissue darkens less towards the top) ...
+_THIN_SHARE = 0.4  # ... over at least this share of a row's breast columns
+_GAIN_LIMIT = 3.0  # the most a sliver's pixels are brightened
+
+
+def even_out_slivers(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, int]:
+    """Brighten a thin dark band along the top, over part of the width, to the tissue just below it.
+
+    The slivers of mdb273, mdb301 and mdb317 (8 to 18 rows, 2 to 4 mm) cover
+    too little of the width for ``top_sliver_rows`` (crop) and are too thin
+    for ``even_out_bands`` (pair band and tissue rows). A sliver is the run of
+    rows from the top (the film's first row may differ) in which at least
+    ``_THIN_SHARE`` of the breast columns (and ``_BAND_WIDTH`` of them) are
+    darker than the mean of the 4 rows past ``_THIN_ROWS`` by more than
+    ``_THIN_STEP``, averaged over ``_BAND_SMOOTH`` columns, plus the rows of its
+    blurred edge. In the columns it covers (those dark in half of its rows,
+    widened by ``_BAND_SMOOTH``) each pixel is multiplied by the ratio of the
+    reference to its row's smoothed brightness (at most ``_GAIN_LIMIT``): the
+    tissue under the sliver stays, its level matches the tissue below. Only
+    dark slivers, and only where the breast runs off the film's top: a bright
+    strip at the top is the film's edge (cropped) or anatomy (mdb090's
+    axillary fold, which a bright rule darkened).
+
+    Returns:
+        The image (a new array when a sliver was evened out) and the rows evened out.
+    """
+    reach = max(2, round(_THIN_ROWS * mask.shape[0] / 1024))
+    if mask.shape[0] < 8 * reach or mask[0].sum() < _OFF_TOP * mask[reach].sum():
+        return image, 0
+    reference_rows = slice(reach + 1, reach + 5)
+    reference = ndi.uniform_filter1d(image[reference_rows].mean(axis=0, dtype=np.float64), _BAND_SMOOTH)
+    in_reference = (mask[reference_rows] & (image[reference_rows] > 0)).all(axis=0)
+    smooth = ndi.uniform_filter1d(image[:reach].astype(np.float64), _BAND_SMOOTH, axis=1)
+    breast = mask[:reach] & (image[:reach] > 0) & in_reference
+    dark = breast & (reference - smooth > _THIN_STEP)
+    enough = dark.sum(axis=1) >= np.maximum(_BAND_WIDTH, _THIN_SHARE * breast.sum(axis=1))
+    start = 1 if not enough[0] and enough[1] else 0  # the film's first row may be a line of its own
+    end = start
+    while end < reach and enough[end]:
+        end += 1
+    if end - start < 2 or end >= reach:
+        return image, 0
+    columns = ndi.binary_dilation(dark[start:end].sum(axis=0) >= 0.5 * (end - start), iterations=_BAND_SMOOTH)
+    while end < reach and (dark[end] & columns).sum() >= 0.1 * columns.sum():
+        end += 1  # the blurred edge
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gain = np.clip(np.where(smooth[:end] > 0, reference / smooth[:end], 1.0), 1.0, _GAIN_LIMIT)
+    gain = np.where(columns & breast[:end], gain, 1.0)
+    out = image.copy()
+    out[:end] = np.where(mask[:end], image[:end] * gain, image[:end]).astype(image.dtype)
+    return out, end
 
 
 def even_out_bands(

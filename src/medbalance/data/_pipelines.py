@@ -12,7 +12,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from skimage.exposure import equalize_hist
 
-from medbalance.data._film_bands import chest_wall_gap_columns, even_out_bands, top_sliver_rows
+from medbalance.data._film_bands import (
+    chest_wall_gap_columns,
+    even_out_bands,
+    even_out_slivers,
+    top_sliver_rows,
+)
 from medbalance.data._film_letters import inpaint_enclosed_labels
 from medbalance.data._pixels import fit_into_square, fit_plane_into_square, to_channels, to_grey
 from medbalance.data.orientation import breast_mask, chest_wall_side_from_mask, work_side_for
@@ -71,6 +76,8 @@ def _repair_film_leftovers(
     # the film's edge along the top (a bright line or a thin band) is cropped away
     image, mask = image[sliver:], mask[sliver:]
     sliver += opaque
+    # a thin dark band over part of the top: brightened to the tissue below it, not cut
+    image, _ = even_out_slivers(image, mask)
     # columns past the chest wall with a film-edge speck only (a black line in the output)
     gap = chest_wall_gap_columns(mask) if crop else 0
     image, mask = image[:, gap:], mask[:, gap:]
