@@ -371,6 +371,63 @@ def test_mini_mias_dark_slivers_are_gone_and_nothing_cut(mini_mias_dir: Path, fi
     assert info.crop_box[0] == 0  # nothing cut from the top
 
 
+def _film_with_lines() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The banded film's clean tissue (1024 rows) with a scanner's column line and row line."""
+    tissue, _, mask = _film_with_band(size=1024)
+    lined = tissue.copy()
+    # column 300: bright over the top half, dark below (mdb013's line changes sign); row 700 dark
+    lined[:, 300] = np.where(np.arange(1024) < 512, lined[:, 300] + 0.15, lined[:, 300] - 0.15)
+    lined[700, :] -= 0.12
+    return tissue, np.clip(lined, 0.0, 1.0) * mask, mask
+
+
+def test_a_scanner_line_along_a_column_or_row_is_filled_from_its_neighbours() -> None:
+    from medbalance.data._film_bands import repair_scanner_lines
+
+    tissue, lined, mask = _film_with_lines()
+    repaired, lines = repair_scanner_lines(lined.astype(np.float32), mask)
+    assert lines == 2
+    # every pixel with breast on both sides of the line is filled in (the skin-line pixel is kept)
+    inside = mask[:, 299] & mask[:, 300] & mask[:, 301]
+    assert np.abs(repaired[inside, 300] - tissue[inside, 300]).max() < 0.02
+    inside = mask[699] & mask[700] & mask[701]
+    assert np.abs(repaired[700, inside] - tissue[700, inside]).max() < 0.02
+    untouched = np.ones_like(mask)
+    untouched[:, 300] = untouched[700] = False
+    assert np.array_equal(repaired[untouched], lined.astype(np.float32)[untouched])
+
+
+def test_no_scanner_line_in_clean_tissue_a_band_edge_or_a_small_image() -> None:
+    from medbalance.data._film_bands import repair_scanner_lines
+
+    tissue, lined, mask = _film_with_lines()
+    assert repair_scanner_lines(tissue.astype(np.float32), mask)[1] == 0
+    banded = tissue.copy()
+    banded[:200] *= 0.7  # a band's straight edge is no line: the rows on both sides differ
+    assert repair_scanner_lines(banded.astype(np.float32), mask)[1] == 0
+    # under 512 px a crop is no full-resolution scan (phantoms' pixel noise looked like lines)
+    small = lined[::4, ::4].astype(np.float32)
+    assert repair_scanner_lines(small, mask[::4, ::4])[1] == 0
+
+
+def test_mini_mias_mdb013_scanner_column_is_gone(mini_mias_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from medbalance.data import _pipelines
+
+    image = _read(mini_mias_dir, "mdb013")
+    config = PreprocessConfig(size=1024)
+    array, info = preprocess_with_info(image, config)
+    top, column = (round(v) for v in info.map_point(330, 617))  # raw column 617, rows 330-590 dark
+    bottom, _ = (round(v) for v in info.map_point(590, 617))
+
+    def off(values: np.ndarray) -> float:
+        part = values[0, top:bottom]
+        return float(np.median(np.abs(part[:, column] - 0.5 * (part[:, column - 2] + part[:, column + 2]))))
+
+    assert off(array) < 0.01
+    monkeypatch.setattr(_pipelines, "repair_scanner_lines", lambda image, mask: (image, 0))
+    assert off(preprocess_with_info(image, config)[0]) > 0.05  # the line, without the repair
+
+
 def test_a_clean_film_has_no_band_to_even_out() -> None:
     from medbalance.data._film_bands import even_out_bands, top_sliver_rows
 

@@ -8,6 +8,9 @@ pipeline's flip):
   (mdb002, mdb155, ...) darkens or fogs the tissue under it with a straight
   edge. The tissue under it is real and stays; the band's brightness is
   mapped onto the brightness the same tissue has just past its edge.
+- ``repair_scanner_lines``: a scanner's 1-px line along a whole column or
+  row (mdb013's column, the line near row 987 of many films), to fill in
+  from its neighbours.
 - ``top_sliver_rows``: the film's edge along the top (a bright first row, a
   strip too thin to even out), to crop.
 - ``chest_wall_gap_columns``: columns past the chest wall that the crop took
@@ -22,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-__all__ = ["chest_wall_gap_columns", "even_out_bands", "even_out_slivers", "top_sliver_rows"]
+__all__ = ["chest_wall_gap_columns", "even_out_bands", "even_out_slivers", "repair_scanner_lines", "top_sliver_rows"]
 
 _BAND_REACH = 0.25  # a band's edge lies in the outer quarter of the breast's rows
 _BAND_GAP = 3  # full-size rows skipped on each side of an edge (the scan blurs it over ~2 rows)
@@ -167,6 +170,69 @@ def _map_band_rows(
     # there, and left as it is it would be a grey patch beside the breast; it becomes background
     out[:first_clean, int(cols[-1]) + 1 :] = 0.0
     return out
+
+
+_LINE_STEP = 0.03  # a scanner line differs from the pixels 2 away on each side by more than this ...
+_LINE_SHARE = 0.5  # ... in at least this share of the rows where its 7-pixel neighbourhood is breast ...
+_LINE_LENGTH = 100  # ... over at least this many full-size rows (at 1024 px; scaled)
+_LINE_BORDER = 24  # full-size pixels from the crop's edges where no line is looked for (film and band edges)
+_LINE_EVERY = 4  # every 4th row is looked at to find a column's line (a line spans hundreds)
+_LINE_RUN = 8  # ... and the differences averaged over 8 of those rows (32 full-size rows)
+_LINE_MIN_SIDE = 512  # pixels: a smaller crop is no full-resolution scan (phantoms' noise made "lines" at 128-256 px)
+
+
+def _line_columns(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Columns holding a 1-px line: off their neighbours 2 away in most breast rows, unlike the columns beside them."""
+    if max(image.shape) < _LINE_MIN_SIDE or image.shape[1] < 2 * _LINE_BORDER + 7:
+        return np.zeros(0, dtype=int)
+    part = image[:: _LINE_EVERY].astype(np.float32, copy=False)
+    diff = part[:, 3:-3] - 0.5 * (part[:, 1:-5] + part[:, 5:-1])  # index j is column j + 3
+    # a line is off by about the same along its length; pixel noise (phantoms) averages out
+    diff = ndi.uniform_filter1d(diff, _LINE_RUN, axis=0)
+    inside = ndi.minimum_filter1d(mask[:: _LINE_EVERY].astype(np.uint8), 7, axis=1)[:, 3:-3].astype(bool)
+    rows = inside.sum(axis=0)
+    size = np.abs(diff) * inside
+    share = (size > _LINE_STEP).sum(axis=0) / np.maximum(rows, 1)
+    off = (share >= _LINE_SHARE) & (rows * _LINE_EVERY >= _LINE_LENGTH * image.shape[0] / 1024)
+    padded = np.pad(off, 1)
+    alone = off & ~padded[:-2] & ~padded[2:]  # one column wide: a band's edge or a fold is wider
+    # a line also makes the columns 2 away look off (by half as much): keep the strongest
+    strength = np.pad(np.where(alone, size.sum(axis=0) / np.maximum(rows, 1), 0.0), 2)
+    line = alone & (strength[2:-2] >= strength[:-4]) & (strength[2:-2] >= strength[4:])
+    columns = np.flatnonzero(line) + 3
+    return columns[(columns >= _LINE_BORDER) & (columns < image.shape[1] - _LINE_BORDER)]
+
+
+def repair_scanner_lines(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, int]:
+    """Fill a scanner's 1-px lines along whole columns or rows from the pixels beside them.
+
+    A line is a column (or row) that differs from the pixels 2 away on each
+    side by more than ``_LINE_STEP`` in at least ``_LINE_SHARE`` of the rows
+    where its 7-pixel neighbourhood is breast, over at least ``_LINE_LENGTH``
+    full-size rows, while the columns next to it do not (1 px wide: no vessel,
+    duct or fold is that thin and straight for 2 cm), at least
+    ``_LINE_BORDER`` px from the crop's edges, on crops of at least
+    ``_LINE_MIN_SIDE`` px. Its pixels with breast on both sides become the
+    mean of those two neighbours. mini-MIAS: mdb013's column (bright at the
+    top, dark in the middle), a few other columns and the line near row 987
+    of many films (docs/preprocessing.md).
+
+    Returns:
+        The image (a new array when a line was filled) and the number of lines.
+    """
+    columns = _line_columns(image, mask)
+    rows = _line_columns(image.T, mask.T)
+    if columns.size == 0 and rows.size == 0:
+        return image, 0
+    out = image.copy()
+    for column in columns:
+        beside = 0.5 * (out[:, column - 1] + out[:, column + 1])
+        inside = mask[:, column - 1] & mask[:, column] & mask[:, column + 1]
+        out[:, column] = np.where(inside, beside, out[:, column])
+    for row in rows:
+        beside = 0.5 * (out[row - 1] + out[row + 1])
+        out[row] = np.where(mask[row - 1] & mask[row] & mask[row + 1], beside, out[row])
+    return out, int(columns.size + rows.size)
 
 
 _SLIVER_ROWS = 12  # full-size rows (at 1024 px; scaled with the image): a thinner strip along the top ...

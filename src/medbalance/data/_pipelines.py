@@ -16,6 +16,7 @@ from medbalance.data._film_bands import (
     chest_wall_gap_columns,
     even_out_bands,
     even_out_slivers,
+    repair_scanner_lines,
     top_sliver_rows,
 )
 from medbalance.data._film_letters import inpaint_enclosed_labels
@@ -69,6 +70,7 @@ def _repair_film_leftovers(
     """
     if chest_wall_right:
         image, mask = image[:, ::-1], mask[:, ::-1]
+    image, _ = repair_scanner_lines(image, mask)
     image, _ = inpaint_enclosed_labels(image, mask)
     # a band over the top is evened out; an opaque one (tape) is cropped away with the crop
     image, mask, _, opaque = even_out_bands(image, mask, cut_opaque=crop)
