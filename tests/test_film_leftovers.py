@@ -408,6 +408,9 @@ def test_no_scanner_line_in_clean_tissue_a_band_edge_or_a_small_image() -> None:
     # under 512 px a crop is no full-resolution scan (phantoms' pixel noise looked like lines)
     small = lined[::4, ::4].astype(np.float32)
     assert repair_scanner_lines(small, mask[::4, ::4])[1] == 0
+    # a narrow strip of noise: along its short side no line is long enough to count
+    noise = np.random.default_rng(0).random((1024, 20)).astype(np.float32)
+    assert repair_scanner_lines(noise, np.ones_like(noise, dtype=bool))[1] == 0
 
 
 def test_mini_mias_mdb013_scanner_column_is_gone(mini_mias_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -174,7 +174,7 @@ def _map_band_rows(
 
 _LINE_STEP = 0.03  # a scanner line differs from the pixels 2 away on each side by more than this ...
 _LINE_SHARE = 0.5  # ... in at least this share of the rows where its 7-pixel neighbourhood is breast ...
-_LINE_LENGTH = 100  # ... over at least this many full-size rows (at 1024 px; scaled)
+_LINE_LENGTH = 48  # ... over at least this many full-size rows (1 cm at 1024 px; scaled with the longer side)
 _LINE_BORDER = 24  # full-size pixels from the crop's edges where no line is looked for (film and band edges)
 _LINE_EVERY = 4  # every 4th row is looked at to find a column's line (a line spans hundreds)
 _LINE_RUN = 8  # ... and the differences averaged over 8 of those rows (32 full-size rows)
@@ -193,7 +193,8 @@ def _line_columns(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     rows = inside.sum(axis=0)
     size = np.abs(diff) * inside
     share = (size > _LINE_STEP).sum(axis=0) / np.maximum(rows, 1)
-    off = (share >= _LINE_SHARE) & (rows * _LINE_EVERY >= _LINE_LENGTH * image.shape[0] / 1024)
+    # the length scales with the film (its longer side), not with the side the line runs along
+    off = (share >= _LINE_SHARE) & (rows * _LINE_EVERY >= _LINE_LENGTH * max(image.shape) / 1024)
     padded = np.pad(off, 1)
     alone = off & ~padded[:-2] & ~padded[2:]  # one column wide: a band's edge or a fold is wider
     # a line also makes the columns 2 away look off (by half as much): keep the strongest
