@@ -165,6 +165,16 @@ def test_train_failing_before_the_first_epoch_leaves_no_folder(
     assert main(_train_args(csv, out, tmp_path / "cache")) == 0
 
 
+def test_train_runs_with_unicode_and_spaces_in_every_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    csv = _manifest(tmp_path / "données brutes é", ["malignant", "benign"] * 8)
+    out, cache = tmp_path / "résultats 01" / "run ü", tmp_path / "cache 患者"
+    assert main(_train_args(csv, out, cache)) == 0
+    _text(capsys)
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["status"] == "completed"
+    assert (out / "predictions_test.csv").exists() and any(cache.iterdir())
+
+
 # ---- messages that point the right way ---------------------------------------------------
 def test_semicolon_csv_is_read_with_its_delimiter(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     csv = _manifest(tmp_path / "src", ["malignant", "benign"] * 8, sep=";")
